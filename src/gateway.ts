@@ -1,0 +1,113 @@
+import { createServer, type Server } from 'node:http';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from './config.js';
+import { KeyVerifier, mintApiKey } from './domain/keys.js';
+import { createTenant, getTenant } from './domain/tenants.js';
+import type { Logger } from './logger.js';
+import type { Services } from './schema/context.js';
+import { createApp, type App } from './server/app.js';
+import { openDatabase } from './database.js';
+import { migrate } from './sql/migrate.js';
+
+export const DEMO_TENANT = 'demo';
+
+export interface Gateway {
+  url: string;
+  app: App;
+  services: Services;
+  server: Server;
+  /** The demo admin key, on the first start of an embedded database only. */
+  demoKey: string | null;
+  /** Stops accepting, lets in-flight requests finish, closes the pool and the embedded database. */
+  stop(): Promise<void>;
+}
+
+/** Starts the whole service: database, migrations, first-start demo, HTTP. */
+export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
+  const opened = await openDatabase(config);
+  const { database, embedded, authSecret } = opened;
+  if (embedded) logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL started');
+  try {
+    const { applied } = await migrate(database.db);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const keys = new KeyVerifier(database.db, authSecret, config.authCacheTtlMs, (err) =>
+      logger.warn({ err }, 'could not record key use'),
+    );
+    const services: Services = { config, database, keys, logger, authSecret };
+
+    const demoKey = embedded ? await firstStartDemo(services) : null;
+    const graphiqlHeaders = embedded ? await localDemoHeaders(config) : undefined;
+    const app = createApp(services, { graphiqlHeaders });
+    const server = createServer(app.handle);
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const address = server.address();
+    const port = address && typeof address === 'object' ? address.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+    let stopping: Promise<void> | null = null;
+    const stop = (): Promise<void> => {
+      stopping ??= (async () => {
+        await closeServer(server, config.shutdownTimeoutMs);
+        await opened.close();
+      })();
+      return stopping;
+    };
+    return { url, app, services, server, demoKey, stop };
+  } catch (error) {
+    await opened.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Waits for in-flight requests, then closes what is left after the timeout. */
+async function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  try {
+    await closed;
+  } finally {
+    clearInterval(idleSweep);
+    clearTimeout(timer);
+  }
+}
+
+function demoKeyFile(config: Config): string {
+  return path.join(config.dataDir, 'demo-admin.key');
+}
+
+/**
+ * On the first start of an empty embedded database: a `demo` tenant with an
+ * admin key, printed once and kept in DATA_DIR/demo-admin.key (mode 0600).
+ */
+async function firstStartDemo(services: Services): Promise<string | null> {
+  const { db } = services.database;
+  if (await getTenant(db, DEMO_TENANT)) return null;
+  await createTenant(db, DEMO_TENANT);
+  const { key } = await mintApiKey(db, services.authSecret, {
+    tenantId: DEMO_TENANT,
+    role: 'admin',
+    name: 'demo admin',
+  });
+  const file = demoKeyFile(services.config);
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return key;
+}
+
+/** GraphiQL starts with the demo key when the server only listens locally. */
+async function localDemoHeaders(config: Config): Promise<Record<string, string> | undefined> {
+  if (!['127.0.0.1', 'localhost', '::1'].includes(config.host)) return undefined;
+  try {
+    const key = (await readFile(demoKeyFile(config), 'utf8')).trim();
+    return key ? { Authorization: `Bearer ${key}` } : undefined;
+  } catch {
+    return undefined;
+  }
+}
