@@ -11,6 +11,12 @@ export const pgp: IMain = pgPromise({
     const stats = (event.dc as ConnectionContext | undefined)?.stats;
     if (stats) stats.queries += 1;
   },
+  connect(event) {
+    // A connection the server ends (restart, pg_terminate_backend, a dropped
+    // database) reports an error on its client; the pool replaces it. Without
+    // a listener that error would end the process.
+    if (event.useCount === 0) event.client.on('error', () => {});
+  },
 });
 
 const { types } = pgp.pg;
