@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
 import { listApiKeys, mintApiKey, revokeApiKey } from './domain/keys.js';
-import { createTenant } from './domain/tenants.js';
+import { seedDemoTenant } from './domain/demo.js';
+import { createTenant, getTenant } from './domain/tenants.js';
 import { openDatabase } from './database.js';
 import type { Db } from './sql/db.js';
 import { migrate } from './sql/migrate.js';
@@ -54,6 +55,22 @@ const commands: Record<string, Handler> = {
       });
       console.error(`key ${info.id} (${info.role}) created for tenant ${info.tenantId}; it is shown only once`);
       process.stdout.write(`${key}\n`);
+    });
+  },
+
+  'demo seed': (config, args) => {
+    const { values } = strictOptions(args, { tenant: true, customers: false });
+    const customers = values.customers === undefined ? 10_000 : Number(values.customers);
+    if (!Number.isSafeInteger(customers) || customers < 0) throw new UsageError('--customers must be a whole number');
+    return withDatabase(config, async ({ db }) => {
+      const tenant = (await getTenant(db, values.tenant!)) ?? (await createTenant(db, values.tenant!));
+      const started = Date.now();
+      const result = await seedDemoTenant(db, tenant, customers, config);
+      console.error(
+        `tenant ${tenant.id}: ${result.customers.total} customers (${result.customers.inserted} new), ` +
+          `${result.orders.total} orders (${result.orders.inserted} new), ${result.segmentsCreated} segments created ` +
+          `in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     });
   },
 

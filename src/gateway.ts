@@ -3,6 +3,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { KeyVerifier, mintApiKey } from './domain/keys.js';
+import { seedDemoTenant } from './domain/demo.js';
 import { createTenant, getTenant } from './domain/tenants.js';
 import type { Logger } from './logger.js';
 import type { Services } from './schema/context.js';
@@ -11,6 +12,8 @@ import { openDatabase } from './database.js';
 import { migrate } from './sql/migrate.js';
 
 export const DEMO_TENANT = 'demo';
+/** Enough rows to make the demo segments interesting, few enough for a fast first start. */
+const DEMO_CUSTOMERS = 2_000;
 
 export interface Gateway {
   url: string;
@@ -34,7 +37,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     const keys = new KeyVerifier(database.db, authSecret, config.authCacheTtlMs, (err) =>
       logger.warn({ err }, 'could not record key use'),
     );
-    const services: Services = { config, database, keys, logger, authSecret };
+    const loadTarget = { db: database.db, ...(embedded ? { pglite: embedded.pglite } : {}) };
+    const services: Services = { config, database, loadTarget, keys, logger, authSecret };
 
     const demoKey = embedded ? await firstStartDemo(services) : null;
     const graphiqlHeaders = embedded ? await localDemoHeaders(config) : undefined;
@@ -89,7 +93,8 @@ function demoKeyFile(config: Config): string {
 async function firstStartDemo(services: Services): Promise<string | null> {
   const { db } = services.database;
   if (await getTenant(db, DEMO_TENANT)) return null;
-  await createTenant(db, DEMO_TENANT);
+  const tenant = await createTenant(db, DEMO_TENANT);
+  await seedDemoTenant(db, tenant, DEMO_CUSTOMERS, services.config);
   const { key } = await mintApiKey(db, services.authSecret, {
     tenantId: DEMO_TENANT,
     role: 'admin',

@@ -3,12 +3,15 @@ import type { Config } from '../config.js';
 import type { KeyVerifier, Principal } from '../domain/keys.js';
 import type { Tenant } from '../domain/tenants.js';
 import type { Database } from '../sql/db.js';
+import type { LoadTarget } from '../sql/schemas.js';
 import type { Loaders } from './loaders.js';
 
 /** What the process shares with every request. */
 export interface Services {
   config: Config;
   database: Database;
+  /** Where bulk row loads go (COPY on a server, blobs on the embedded database). */
+  loadTarget: LoadTarget;
   keys: KeyVerifier;
   logger: Logger;
   /** HMAC secret of API keys (minting). */

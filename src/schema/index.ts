@@ -3,6 +3,8 @@ import { builder } from './builder.js';
 import './scalars.js';
 import './viewer.js';
 import './api-keys.js';
+import './base-schemas.js';
+import './segments.js';
 
 let built: GraphQLSchema | undefined;
 

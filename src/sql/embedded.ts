@@ -6,6 +6,12 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 export interface EmbeddedPostgres {
   /** A connection string for pg-promise. */
   url: string;
+  /**
+   * The PGlite instance behind the socket, for what the socket cannot carry:
+   * COPY FROM STDIN (rows are loaded with `COPY ... FROM '/dev/blob'` instead).
+   * It is the same single session as the socket connection.
+   */
+  pglite: PGlite;
   stop(): Promise<void>;
 }
 
@@ -22,6 +28,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   await server.start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    pglite: db,
     async stop() {
       await server.stop();
       await db.close();

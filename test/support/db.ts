@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
 import { connectDatabase, pgp, type Database } from '../../src/sql/db.js';
 import { startEmbeddedPostgres } from '../../src/sql/embedded.js';
 import { migrate } from '../../src/sql/migrate.js';
@@ -11,6 +12,8 @@ export interface TestDatabase extends Database {
   url: string;
   /** True when running on the embedded PostgreSQL (PGlite). */
   embedded: boolean;
+  /** The embedded PostgreSQL's PGlite instance (row loading needs it); undefined on a server. */
+  pglite?: PGlite;
   /** Closes the pool and removes the database. */
   destroy(): Promise<void>;
 }
@@ -31,6 +34,7 @@ export async function createTestDatabase(options: { max?: number; migrated?: boo
       ...database,
       url: embedded.url,
       embedded: true,
+      pglite: embedded.pglite,
       async destroy() {
         await database.close();
         await embedded.stop();

@@ -1,0 +1,308 @@
+import type { IBaseProtocol } from 'pg-promise';
+import { pgp } from './db.js';
+
+/** Statements of the segments aggregate. Every one filters by tenant_id. */
+
+export type Queryable = IBaseProtocol<unknown>;
+
+export interface SegmentRow {
+  tenant_id: string;
+  id: string;
+  name: string;
+  description: string | null;
+  status: 'draft' | 'active' | 'paused' | 'archived';
+  entity_type: string;
+  base_schema_id: string;
+  joins: unknown[];
+  filters: unknown[];
+  view_name: string;
+  customer_count: number;
+  last_refreshed_at: Date | null;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = `tenant_id, id, name, description, status, entity_type, base_schema_id, joins, filters,
+  view_name, customer_count, last_refreshed_at, version, created_at, updated_at`;
+
+export function findSegment(db: Queryable, tenantId: string, id: string, lock = false): Promise<SegmentRow | null> {
+  return db.oneOrNone<SegmentRow>(
+    `SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+    [tenantId, id],
+  );
+}
+
+export function findSegmentsByIds(db: Queryable, tenantId: string, ids: readonly string[]): Promise<SegmentRow[]> {
+  return db.any<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[])`, [
+    tenantId,
+    ids,
+  ]);
+}
+
+export interface SegmentFilter {
+  status?: string | null;
+  /** Case-insensitive literal substring of the name. */
+  search?: string | null;
+  baseSchemaId?: string | null;
+}
+
+export interface Keyset {
+  createdAt: Date;
+  id: string;
+}
+
+export interface PageRequest {
+  after?: Keyset;
+  before?: Keyset;
+  limit: number;
+  /** Walking backwards: newest first, for the caller to reverse. */
+  inverted: boolean;
+}
+
+function filterClause(tenantId: string, filter: SegmentFilter): { where: string; values: Record<string, unknown> } {
+  const parts = ['tenant_id = $<tenantId>'];
+  const values: Record<string, unknown> = { tenantId };
+  if (filter.status) {
+    parts.push('status = $<status>');
+    values.status = filter.status;
+  }
+  if (filter.baseSchemaId) {
+    parts.push('base_schema_id = $<baseSchemaId>');
+    values.baseSchemaId = filter.baseSchemaId;
+  }
+  if (filter.search) {
+    parts.push(`name ILIKE $<pattern> ESCAPE '\\'`);
+    values.pattern = `%${escapeLike(filter.search)}%`;
+  }
+  return { where: parts.join(' AND '), values };
+}
+
+/** `%`, `_` and `\` match themselves in a LIKE pattern built from this. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** One page by keyset on (created_at, id): the same cost on page 1 and page 400. */
+export function listSegmentPage(db: Queryable, tenantId: string, filter: SegmentFilter, page: PageRequest): Promise<SegmentRow[]> {
+  const { where, values } = filterClause(tenantId, filter);
+  const conditions = [where];
+  if (page.after) {
+    conditions.push('(created_at, id) > ($<afterAt>, $<afterId>)');
+    values.afterAt = page.after.createdAt;
+    values.afterId = page.after.id;
+  }
+  if (page.before) {
+    conditions.push('(created_at, id) < ($<beforeAt>, $<beforeId>)');
+    values.beforeAt = page.before.createdAt;
+    values.beforeId = page.before.id;
+  }
+  const order = page.inverted ? 'created_at DESC, id DESC' : 'created_at, id';
+  values.limit = page.limit;
+  return db.any<SegmentRow>(
+    `SELECT ${COLUMNS} FROM segments WHERE ${conditions.join(' AND ')} ORDER BY ${order} LIMIT $<limit>`,
+    values,
+  );
+}
+
+export async function countSegments(db: Queryable, tenantId: string, filter: SegmentFilter): Promise<number> {
+  const { where, values } = filterClause(tenantId, filter);
+  const row = await db.one<{ n: number }>(`SELECT count(*)::int AS n FROM segments WHERE ${where}`, values);
+  return row.n;
+}
+
+export interface NewSegment {
+  tenantId: string;
+  id: string;
+  name: string;
+  description: string | null;
+  status: string;
+  entityType: string;
+  baseSchemaId: string;
+  joins: unknown[];
+  filters: unknown[];
+  viewName: string;
+}
+
+export function insertSegment(t: Queryable, s: NewSegment): Promise<SegmentRow> {
+  return t.one<SegmentRow>(
+    `INSERT INTO segments (tenant_id, id, name, description, status, entity_type, base_schema_id, joins, filters, view_name)
+     VALUES ($<tenantId>, $<id>, $<name>, $<description>, $<status>, $<entityType>, $<baseSchemaId>,
+             $<joins:json>, $<filters:json>, $<viewName>)
+     RETURNING ${COLUMNS}`,
+    s,
+  );
+}
+
+export interface SegmentChanges {
+  name?: string;
+  description?: string | null;
+  status?: string;
+  entityType?: string;
+  baseSchemaId?: string;
+  joins?: unknown[];
+  filters?: unknown[];
+}
+
+/** Applies the changes and bumps the version. */
+export function updateSegmentRow(t: Queryable, tenantId: string, id: string, changes: SegmentChanges): Promise<SegmentRow> {
+  const sets: string[] = [];
+  const values: Record<string, unknown> = { tenantId, id };
+  const column: Record<keyof SegmentChanges, string> = {
+    name: 'name',
+    description: 'description',
+    status: 'status',
+    entityType: 'entity_type',
+    baseSchemaId: 'base_schema_id',
+    joins: 'joins',
+    filters: 'filters',
+  };
+  for (const key of Object.keys(column) as (keyof SegmentChanges)[]) {
+    if (changes[key] === undefined) continue;
+    const json = key === 'joins' || key === 'filters' ? ':json' : '';
+    sets.push(`${column[key]} = $<${key}${json}>`);
+    values[key] = changes[key];
+  }
+  sets.push('version = version + 1', `updated_at = date_trunc('milliseconds', clock_timestamp())`);
+  return t.one<SegmentRow>(
+    `UPDATE segments SET ${sets.join(', ')} WHERE tenant_id = $<tenantId> AND id = $<id> RETURNING ${COLUMNS}`,
+    values,
+  );
+}
+
+export function setSegmentCount(t: Queryable, tenantId: string, id: string, count: number): Promise<SegmentRow> {
+  return t.one<SegmentRow>(
+    `UPDATE segments SET customer_count = $3, last_refreshed_at = date_trunc('milliseconds', clock_timestamp())
+     WHERE tenant_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+    [tenantId, id, count],
+  );
+}
+
+export function deleteSegmentRow(t: Queryable, tenantId: string, id: string): Promise<null> {
+  return t.none('DELETE FROM segments WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+}
+
+/** What the definition stands on: schemas (with the fields it reads) and other segments. */
+export async function replaceSegmentDependencies(
+  t: Queryable,
+  tenantId: string,
+  segmentId: string,
+  schemaUses: ReadonlyMap<string, readonly string[]>,
+  referencedIds: readonly string[],
+): Promise<void> {
+  await t.none(
+    `DELETE FROM segment_schema_uses WHERE tenant_id = $1 AND segment_id = $2;
+     DELETE FROM segment_references WHERE tenant_id = $1 AND segment_id = $2`,
+    [tenantId, segmentId],
+  );
+  const uses = [...schemaUses].map(([schemaId, fields]) => ({ tenant_id: tenantId, segment_id: segmentId, schema_id: schemaId, fields: [...fields] }));
+  if (uses.length > 0) {
+    await t.none(pgp.helpers.insert(uses, USES_COLUMNS));
+  }
+  const refs = referencedIds.map((id) => ({ tenant_id: tenantId, segment_id: segmentId, referenced_id: id }));
+  if (refs.length > 0) {
+    await t.none(pgp.helpers.insert(refs, REFS_COLUMNS));
+  }
+}
+
+const USES_COLUMNS = new pgp.helpers.ColumnSet(['tenant_id', 'segment_id', 'schema_id', { name: 'fields', cast: 'text[]' }], {
+  table: 'segment_schema_uses',
+});
+const REFS_COLUMNS = new pgp.helpers.ColumnSet(['tenant_id', 'segment_id', 'referenced_id'], { table: 'segment_references' });
+
+/** Segments whose definitions reference this one (by name), which block its deletion. */
+export function findReferrers(t: Queryable, tenantId: string, segmentId: string): Promise<Array<{ id: string; name: string }>> {
+  return t.any(
+    `SELECT s.id, s.name FROM segment_references r
+     JOIN segments s ON s.tenant_id = r.tenant_id AND s.id = r.segment_id
+     WHERE r.tenant_id = $1 AND r.referenced_id = $2 ORDER BY s.name`,
+    [tenantId, segmentId],
+  );
+}
+
+/** Would referencing `targets` from `segmentId` close a loop? */
+export async function referencesReach(t: Queryable, tenantId: string, targets: readonly string[], segmentId: string): Promise<boolean> {
+  if (targets.length === 0) return false;
+  const row = await t.one<{ reached: boolean }>(
+    `WITH RECURSIVE reach(id) AS (
+       SELECT unnest($2::text[])
+       UNION
+       SELECT r.referenced_id FROM segment_references r JOIN reach ON r.segment_id = reach.id
+       WHERE r.tenant_id = $1
+     )
+     SELECT EXISTS (SELECT 1 FROM reach WHERE id = $3) AS reached`,
+    [tenantId, targets, segmentId],
+  );
+  return row.reached;
+}
+
+/** The segments built on a schema, referenced segments first (so views can be recreated in order). */
+export function findSegmentsOnSchema(t: Queryable, tenantId: string, schemaId: string): Promise<SegmentRow[]> {
+  return t.any<SegmentRow>(
+    `WITH RECURSIVE depth(id, d) AS (
+       SELECT id, 0 FROM segments WHERE tenant_id = $1 AND base_schema_id = $2
+       UNION ALL
+       SELECT r.segment_id, depth.d + 1 FROM segment_references r JOIN depth ON r.referenced_id = depth.id
+       WHERE r.tenant_id = $1 AND depth.d < 100
+     )
+     SELECT ${COLUMNS.split(',').map((c) => `s.${c.trim()}`).join(', ')}
+     FROM segments s JOIN (SELECT id, max(d) AS d FROM depth GROUP BY id) o ON o.id = s.id
+     WHERE s.tenant_id = $1
+     ORDER BY o.d, s.created_at, s.id`,
+    [tenantId, schemaId],
+  );
+}
+
+// ---- views ----------------------------------------------------------------
+
+export function createOrReplaceView(t: Queryable, namespace: string, viewName: string, select: string): Promise<null> {
+  return t.none(`CREATE OR REPLACE VIEW $1:name.$2:name AS ${select}`, [namespace, viewName]);
+}
+
+export function dropView(t: Queryable, namespace: string, viewName: string): Promise<null> {
+  return t.none('DROP VIEW IF EXISTS $1:name.$2:name', [namespace, viewName]);
+}
+
+/** Bounds every statement that follows in this transaction. */
+export function limitStatementTime(t: Queryable, ms: number): Promise<null> {
+  return t.none(`SET LOCAL statement_timeout = ${Math.max(1, Math.trunc(ms))}`);
+}
+
+export async function countViewMembers(t: Queryable, namespace: string, viewName: string): Promise<number> {
+  const row = await t.one<{ n: string | number }>('SELECT count(*) AS n FROM $1:name.$2:name', [namespace, viewName]);
+  return Number(row.n);
+}
+
+export function previewViewRows(
+  t: Queryable,
+  namespace: string,
+  viewName: string,
+  primaryKey: readonly string[],
+  limit: number,
+): Promise<Record<string, unknown>[]> {
+  return t.any('SELECT * FROM $1:name.$2:name ORDER BY $3:name LIMIT $4', [namespace, viewName, primaryKey, limit]);
+}
+
+/**
+ * Sizes of every combination of membership in one statement: each view is
+ * read once, members are tagged with a bit per segment, and rows are grouped
+ * by their set of bits.
+ */
+export function overlapMasks(
+  t: Queryable,
+  namespace: string,
+  viewNames: readonly string[],
+  primaryKey: readonly string[],
+): Promise<Array<{ mask: number; n: number }>> {
+  const key = pgp.as.format('$1:name', [primaryKey]);
+  const parts = viewNames.map((view, i) => pgp.as.format(`SELECT ${key}, $3 AS bit FROM $1:name.$2:name`, [namespace, view, 2 ** i]));
+  return t.any(
+    `SELECT mask, count(*)::int AS n FROM (
+       SELECT bit_or(bit)::int AS mask FROM (${parts.join(' UNION ALL ')}) tagged GROUP BY ${key}
+     ) members GROUP BY mask`,
+  );
+}
+
+export async function findSegmentNames(db: Queryable, tenantId: string): Promise<string[]> {
+  return db.map('SELECT name FROM segments WHERE tenant_id = $1', [tenantId], (r: { name: string }) => r.name);
+}
