@@ -5,10 +5,12 @@ import { DomainError } from '../domain/errors.js';
 import type { GraphQLContext, Services } from '../schema/context.js';
 import { isMasked, publicError, toPublicError } from '../schema/errors.js';
 import { buildSchema } from '../schema/index.js';
+import { createRestRouter, REST_PREFIX } from '../rest/router.js';
 import { ping } from '../sql/db.js';
 import { authenticate } from './auth.js';
 import { createContext } from './context.js';
 import { requestIdOf } from './request-id.js';
+import { GRAPHIQL_ASSETS_PATH, renderLocalGraphiQL, sendGraphiQLAsset } from './graphiql-assets.js';
 import { sendError, sendJson } from './respond.js';
 
 export interface ServerContext {
@@ -46,6 +48,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
+    renderGraphiQL: renderLocalGraphiQL,
     graphiql: config.graphiql
       ? {
           title: 'Segment gateway',
@@ -72,6 +75,8 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     },
   });
 
+  const rest = createRestRouter(schema, services);
+
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = requestIdOf(req);
     const started = process.hrtime.bigint();
@@ -96,9 +101,17 @@ export function createApp(services: Services, options: AppOptions = {}): App {
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
-    const pathname = (req.url ?? '/').split('?')[0];
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (pathname === '/graphql') {
       await yoga.handle(req, res, { requestId });
+      return;
+    }
+    if (pathname.startsWith(GRAPHIQL_ASSETS_PATH) && config.graphiql) {
+      await sendGraphiQLAsset(res, pathname);
+      return;
+    }
+    if (pathname === REST_PREFIX || pathname.startsWith(`${REST_PREFIX}/`)) {
+      await rest.handle(req, res, requestId);
       return;
     }
     if (pathname === '/healthz') {

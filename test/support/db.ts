@@ -54,6 +54,16 @@ export async function createTestDatabase(options: { max?: number; migrated?: boo
     embedded: false,
     async destroy() {
       await database.close();
+      // Let closing connections finish on their own: forcing them out while a
+      // client is still ending surfaces as an error in that client.
+      for (let i = 0; i < 50; i++) {
+        const { n } = await admin.db.one<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+          [name],
+        );
+        if (n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       await admin.db.none('DROP DATABASE IF EXISTS $1:name WITH (FORCE)', [name]);
       await admin.close();
     },
