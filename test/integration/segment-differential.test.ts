@@ -16,7 +16,10 @@ import { evaluateDefinition, type Row } from '../support/evaluate-definition.js'
  */
 
 const pgp = pgPromise();
-const db = pgp({ connectionString: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', max: 2 });
+const db = pgp({
+  connectionString: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  max: 2,
+});
 const namespace = `t_diff_${randomBytes(6).toString('hex')}`;
 const NUM_RUNS = 800;
 
@@ -46,7 +49,9 @@ function monthsBeforeMs(nowMs: number, months: number): number {
   const now = new Date(nowMs);
   const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - months, 1));
   const lastDay = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 0)).getUTCDate();
-  return Date.UTC(first.getUTCFullYear(), first.getUTCMonth(), Math.min(now.getUTCDate(), lastDay)) + (nowMs % MS_PER_DAY);
+  return (
+    Date.UTC(first.getUTCFullYear(), first.getUTCMonth(), Math.min(now.getUTCDate(), lastDay)) + (nowMs % MS_PER_DAY)
+  );
 }
 
 function materialize<T>(value: T, nowMicros: bigint): T {
@@ -59,7 +64,9 @@ function materialize<T>(value: T, nowMicros: bigint): T {
       case 'days':
         return isoDate(nowMs + value.offset * MS_PER_DAY) as T;
       case 'monthsBefore':
-        return isoMicros(BigInt(monthsBeforeMs(nowMs, value.offset)) * 1000n + (nowMicros % 1000n) + BigInt(value.delta)) as T;
+        return isoMicros(
+          BigInt(monthsBeforeMs(nowMs, value.offset)) * 1000n + (nowMicros % 1000n) + BigInt(value.delta),
+        ) as T;
       case 'dateMonthsBefore':
         return isoDate(monthsBeforeMs(nowMs, value.offset) + value.delta * MS_PER_DAY) as T;
     }
@@ -79,14 +86,68 @@ function isoMicros(micros: bigint): string {
 // Schemas: customers (base), orders (one-to-many on customer_id), profiles (on a text key).
 
 const US = { minute: 60_000_000, hour: 3_600_000_000, day: 86_400_000_000 };
-const TEXTS = ['Alice', 'alice', 'ÉLODIE', 'élodie', 'Bob_1', '100%', '50% off', 'a_b', 'axb', 'a\\b', "O'Brien", '; DROP TABLE x; --', 'Zoë', 'ZOË', '😀 smile', '', ' ', 'AB', 'b', 'x"y', 'Ünïcode'];
-const TEXT_PATTERNS = ['a', 'A', 'é', 'É', 'ë', '%', '_', '\\', "'", '50%', 'a_b', "o'b", 'drop table', '--', '😀', '', 'li', 'ÜN', '"'];
+const TEXTS = [
+  'Alice',
+  'alice',
+  'ÉLODIE',
+  'élodie',
+  'Bob_1',
+  '100%',
+  '50% off',
+  'a_b',
+  'axb',
+  'a\\b',
+  "O'Brien",
+  '; DROP TABLE x; --',
+  'Zoë',
+  'ZOË',
+  '😀 smile',
+  '',
+  ' ',
+  'AB',
+  'b',
+  'x"y',
+  'Ünïcode',
+];
+const TEXT_PATTERNS = [
+  'a',
+  'A',
+  'é',
+  'É',
+  'ë',
+  '%',
+  '_',
+  '\\',
+  "'",
+  '50%',
+  'a_b',
+  "o'b",
+  'drop table',
+  '--',
+  '😀',
+  '',
+  'li',
+  'ÜN',
+  '"',
+];
 const CODES = ['A1', 'a1', 'B2', 'x%', 'x_y', 'Zz'];
 const INTEGERS = [-2147483648, -1, 0, 1, 2, 18, 30, 65, 2147483647];
 const NUMERICS = [-1.5, 0, 0.1, 0.3, 1, 10.25, 99.99, 100, 1e20, 12345678.9];
 const DOUBLES = [-0.5, 0, 0.1, 0.2, 0.30000000000000004, 1.5, 1e-7, 1e300, 3.14];
-const BIGINTS: Array<number | string> = [-9007199254740991, 0, 1, 42, '9223372036854775807', '-9223372036854775808', '9007199254740993'];
-const UUIDS = ['00000000-0000-4000-8000-000000000001', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12'];
+const BIGINTS: Array<number | string> = [
+  -9007199254740991,
+  0,
+  1,
+  42,
+  '9223372036854775807',
+  '-9223372036854775808',
+  '9007199254740993',
+];
+const UUIDS = [
+  '00000000-0000-4000-8000-000000000001',
+  'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11',
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12',
+];
 const DATES: Array<string | NearNow> = [
   '2020-02-29',
   '2024-01-31',
@@ -101,15 +162,34 @@ const TIMES: Array<string | NearNow> = [
   '2023-12-31T18:30:00Z', // the same instant as the one above
   '1999-12-31T23:59:59.999999-08:00',
   '2024-06-15T00:00:00Z',
-  ...[0, -1, 1, -US.minute * 30, -US.hour, -US.hour - 1, -US.day * 3, -US.day * 3 + 1, -US.day * 3 - 1, -US.day * 7 - 1, -US.day * 29, -US.day * 31, -US.day * 62, -US.day * 400, US.day].map(
-    (us) => new NearNow('micros', us),
-  ),
+  ...[
+    0,
+    -1,
+    1,
+    -US.minute * 30,
+    -US.hour,
+    -US.hour - 1,
+    -US.day * 3,
+    -US.day * 3 + 1,
+    -US.day * 3 - 1,
+    -US.day * 7 - 1,
+    -US.day * 29,
+    -US.day * 31,
+    -US.day * 62,
+    -US.day * 400,
+    US.day,
+  ].map((us) => new NearNow('micros', us)),
   ...[-1, 0, 1].map((us) => new NearNow('monthsBefore', 1, us)),
   ...[-1, 1].map((us) => new NearNow('monthsBefore', 2, us)),
   ...[-1, 1].map((us) => new NearNow('monthsBefore', 3, us)),
 ];
 /** Definition values may also use the other accepted spellings. */
-const TIME_VALUES: Array<string | NearNow> = [...TIMES, '2024-06-15', '2020-02-29T12:00Z', '2024-06-14T20:00:00.000000-04:00'];
+const TIME_VALUES: Array<string | NearNow> = [
+  ...TIMES,
+  '2024-06-15',
+  '2020-02-29T12:00Z',
+  '2024-06-14T20:00:00.000000-04:00',
+];
 const AMOUNTS = [0, 0.01, 5, 10.5, 49.99, 50, 100, 100.01, 250.25, 1000];
 const STATUSES = ['paid', 'PAID', 'refunded', 'pending', 'paid%', 'p_id', ''];
 
@@ -151,22 +231,31 @@ const PROFILE_FIELDS: FieldSpec[] = [
 ];
 
 function schemaRecord(id: string, name: string, specs: FieldSpec[]): BaseSchemaRecord {
-  const fields = specs.map(
-    (s): FieldDefinition => ({
-      name: s.name,
-      displayName: s.name,
-      dataType: s.type,
-      length: null,
-      precision: null,
-      scale: null,
-      isNullable: !s.sqlType.includes('PRIMARY KEY'),
-      isPrimaryKey: s.sqlType.includes('PRIMARY KEY'),
-      isUnique: s.sqlType.includes('PRIMARY KEY'),
-      description: null,
-    }),
-  );
+  const fields = specs.map((s): FieldDefinition => ({
+    name: s.name,
+    displayName: s.name,
+    dataType: s.type,
+    length: null,
+    precision: null,
+    scale: null,
+    isNullable: !s.sqlType.includes('PRIMARY KEY'),
+    isPrimaryKey: s.sqlType.includes('PRIMARY KEY'),
+    isUnique: s.sqlType.includes('PRIMARY KEY'),
+    description: null,
+  }));
   const now = new Date();
-  return { id, tenantId: 'diff', name, displayName: name, description: null, entityType: 'custom', tableName: `ds_${name}`, fields, createdAt: now, updatedAt: now };
+  return {
+    id,
+    tenantId: 'diff',
+    name,
+    displayName: name,
+    description: null,
+    entityType: 'custom',
+    tableName: `ds_${name}`,
+    fields,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 const customers = schemaRecord('sch_customers', 'customers', CUSTOMER_FIELDS);
@@ -192,11 +281,17 @@ const EMPTY: Dataset = { customers: [], orders: [], profiles: [] };
 
 const valueOf = (spec: FieldSpec) => fc.option(fc.constantFrom(...spec.pool), { nil: null, freq: 6 });
 const rowOf = (specs: FieldSpec[]) =>
-  fc.record(Object.fromEntries(specs.filter((s) => !s.sqlType.includes('PRIMARY KEY')).map((s) => [s.name, valueOf(s)])));
+  fc.record(
+    Object.fromEntries(specs.filter((s) => !s.sqlType.includes('PRIMARY KEY')).map((s) => [s.name, valueOf(s)])),
+  );
 
 const datasetArb: fc.Arbitrary<Dataset> = fc.record({
-  customers: fc.array(rowOf(CUSTOMER_FIELDS), { maxLength: 14, size: 'large' }).map((rows) => rows.map((r, i) => ({ id: i + 1, ...r }))),
-  orders: fc.array(rowOf(ORDER_FIELDS), { maxLength: 24, size: 'large' }).map((rows) => rows.map((r, i) => ({ id: i + 1, ...r }))),
+  customers: fc
+    .array(rowOf(CUSTOMER_FIELDS), { maxLength: 14, size: 'large' })
+    .map((rows) => rows.map((r, i) => ({ id: i + 1, ...r }))),
+  orders: fc
+    .array(rowOf(ORDER_FIELDS), { maxLength: 24, size: 'large' })
+    .map((rows) => rows.map((r, i) => ({ id: i + 1, ...r }))),
   profiles: fc
     .uniqueArray(fc.constantFrom(...CODES), { maxLength: CODES.length })
     .chain((handles) => fc.tuple(...handles.map((handle) => rowOf(PROFILE_FIELDS).map((r) => ({ handle, ...r }))))),
@@ -231,10 +326,17 @@ const OPERATORS: Record<DataType, string[]> = {
 };
 
 const operatorSpelling = (op: string) => (SYMBOLS[op] ? fc.constantFrom(op, SYMBOLS[op]) : fc.constant(op));
-const recencyArb = fc.record({ amount: fc.constantFrom(1, 2, 3, 7, 30, 90, 400), unit: fc.constantFrom('minutes', 'hours', 'days', 'weeks', 'months', 'months') });
+const recencyArb = fc.record({
+  amount: fc.constantFrom(1, 2, 3, 7, 30, 90, 400),
+  unit: fc.constantFrom('minutes', 'hours', 'days', 'weeks', 'months', 'months'),
+});
 
 /** A test (operator and value) of values drawn from `pool` and `texts`. */
-function testArb(type: DataType, pool: readonly unknown[], operators: string[]): fc.Arbitrary<{ operator: string; value?: Json }> {
+function testArb(
+  type: DataType,
+  pool: readonly unknown[],
+  operators: string[],
+): fc.Arbitrary<{ operator: string; value?: Json }> {
   const one = fc.constantFrom(...pool);
   return fc.constantFrom(...operators).chain((op): fc.Arbitrary<{ operator: string; value?: Json }> => {
     const spelled = operatorSpelling(op);
@@ -251,12 +353,18 @@ function testArb(type: DataType, pool: readonly unknown[], operators: string[]):
       case 'not_contains':
       case 'starts_with':
       case 'ends_with':
-        return fc.record({ operator: spelled, value: fc.constantFrom(...TEXT_PATTERNS, ...pool.filter((v) => typeof v === 'string')) });
+        return fc.record({
+          operator: spelled,
+          value: fc.constantFrom(...TEXT_PATTERNS, ...pool.filter((v) => typeof v === 'string')),
+        });
       case 'within_last':
       case 'not_within_last':
         return fc.record({ operator: spelled, value: recencyArb });
       default:
-        return fc.record({ operator: spelled, value: type === 'uuid' ? fc.constantFrom(...UUIDS, ...UUIDS.map((u) => u.toUpperCase())) : one });
+        return fc.record({
+          operator: spelled,
+          value: type === 'uuid' ? fc.constantFrom(...UUIDS, ...UUIDS.map((u) => u.toUpperCase())) : one,
+        });
     }
   });
 }
@@ -288,26 +396,58 @@ function rowConditionArb(join: JoinOption, depth: number): fc.Arbitrary<Json> {
 function aggregateArb(join: JoinOption): fc.Arbitrary<Json> {
   const where = fc.option(fc.array(rowConditionArb(join, 3), { maxLength: 2 }), { nil: undefined });
   const isOrders = join.schemaId === orders.id;
-  const count = fc.record({ aggregate: fc.constant('count'), join: fc.constant(join.alias), where, test: testArb('integer', [0, 1, 2, 3], ORDERED.filter((o) => !o.startsWith('is_'))) });
+  const count = fc.record({
+    aggregate: fc.constant('count'),
+    join: fc.constant(join.alias),
+    where,
+    test: testArb(
+      'integer',
+      [0, 1, 2, 3],
+      ORDERED.filter((o) => !o.startsWith('is_')),
+    ),
+  });
   const amount = ORDER_FIELDS.find((f) => f.name === 'amount')!;
   const sumAvg = fc.record({
     aggregate: fc.constantFrom('sum', 'avg'),
     join: fc.constant(join.alias),
     field: fc.constant(isOrders ? 'amount' : 'tier'),
     where,
-    test: testArb('numeric', isOrders ? [...amount.pool, 60.005, 150] : [0, 1, 1.5, 2, 3], ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'between', 'in']),
+    test: testArb('numeric', isOrders ? [...amount.pool, 60.005, 150] : [0, 1, 1.5, 2, 3], [
+      'eq',
+      'neq',
+      'gt',
+      'gte',
+      'lt',
+      'lte',
+      'between',
+      'in',
+    ]),
   });
-  const minMaxFields = (isOrders ? ORDER_FIELDS : PROFILE_FIELDS).filter((f) => ['amount', 'created_at', 'tier', 'joined_on'].includes(f.name));
+  const minMaxFields = (isOrders ? ORDER_FIELDS : PROFILE_FIELDS).filter((f) =>
+    ['amount', 'created_at', 'tier', 'joined_on'].includes(f.name),
+  );
   const minMax = fc.constantFrom(...minMaxFields).chain((spec) =>
     fc.record({
       aggregate: fc.constantFrom('min', 'max'),
       join: fc.constant(join.alias),
       field: fc.constantFrom(spec.name, `${join.alias}.${spec.name}`),
       where,
-      test: testArb(spec.type, spec.values ?? spec.pool, ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'between', 'in', 'not_in']),
+      test: testArb(spec.type, spec.values ?? spec.pool, [
+        'eq',
+        'neq',
+        'gt',
+        'gte',
+        'lt',
+        'lte',
+        'between',
+        'in',
+        'not_in',
+      ]),
     }),
   );
-  return fc.oneof(count, sumAvg, minMax).map(({ test, where: w, ...rest }) => ({ ...rest, ...test, ...(w ? { where: w } : {}) }));
+  return fc
+    .oneof(count, sumAvg, minMax)
+    .map(({ test, where: w, ...rest }) => ({ ...rest, ...test, ...(w ? { where: w } : {}) }));
 }
 
 /** Text and time fields have the most operators, so they come up more often. */
@@ -315,13 +455,28 @@ const FIELD_WEIGHT: Partial<Record<DataType, number>> = { text: 3, varchar: 3, d
 
 function conditionArb(joins: readonly JoinOption[], referenced: string | undefined, depth: number): fc.Arbitrary<Json> {
   const options: Array<fc.WeightedArbitrary<Json>> = [
-    { weight: 6, arbitrary: fc.oneof(...CUSTOMER_FIELDS.map((spec) => ({ weight: FIELD_WEIGHT[spec.type] ?? 1, arbitrary: fieldConditionArb(spec, spec.name) }))) },
+    {
+      weight: 6,
+      arbitrary: fc.oneof(
+        ...CUSTOMER_FIELDS.map((spec) => ({
+          weight: FIELD_WEIGHT[spec.type] ?? 1,
+          arbitrary: fieldConditionArb(spec, spec.name),
+        })),
+      ),
+    },
   ];
   for (const join of joins) {
-    options.push({ weight: 2, arbitrary: fc.oneof(...fieldsOf(join).map((spec) => fieldConditionArb(spec, `${join.alias}.${spec.name}`))) });
+    options.push({
+      weight: 2,
+      arbitrary: fc.oneof(...fieldsOf(join).map((spec) => fieldConditionArb(spec, `${join.alias}.${spec.name}`))),
+    });
     options.push({ weight: 1, arbitrary: aggregateArb(join) });
   }
-  if (referenced) options.push({ weight: 2, arbitrary: fc.record({ segment: fc.constant(referenced), operator: fc.constantFrom('in', 'not_in') }) });
+  if (referenced)
+    options.push({
+      weight: 2,
+      arbitrary: fc.record({ segment: fc.constant(referenced), operator: fc.constantFrom('in', 'not_in') }),
+    });
   if (depth < 3) {
     const child = conditionArb(joins, referenced, depth + 1);
     options.push(
@@ -338,13 +493,18 @@ function definitionArb(referenced: string | undefined): fc.Arbitrary<{ joins: Js
     fc.record({
       joins: fc.tuple(
         ...chosen.map((j) =>
-          fc.record({ type: fc.constantFrom('inner', undefined, 'left', 'left'), explicitAlias: j.aliasImplicit ? fc.boolean() : fc.constant(true) }).map(({ type, explicitAlias }) => ({
-            schemaId: j.schemaId,
-            ...(explicitAlias ? { alias: j.alias } : {}),
-            ...(type ? { type } : {}),
-            localField: j.localField,
-            foreignField: j.foreignField,
-          })),
+          fc
+            .record({
+              type: fc.constantFrom('inner', undefined, 'left', 'left'),
+              explicitAlias: j.aliasImplicit ? fc.boolean() : fc.constant(true),
+            })
+            .map(({ type, explicitAlias }) => ({
+              schemaId: j.schemaId,
+              ...(explicitAlias ? { alias: j.alias } : {}),
+              ...(type ? { type } : {}),
+              localField: j.localField,
+              foreignField: j.foreignField,
+            })),
         ),
       ),
       filters: fc.array(conditionArb(chosen, referenced, 1), { maxLength: 3 }),
@@ -383,7 +543,9 @@ async function insertDataset(t: Task, data: Dataset): Promise<void> {
 
 async function membersOf(t: Task, viewName: string, sql: string): Promise<number[]> {
   await t.none(`CREATE VIEW ${pgp.as.name(namespace)}.${pgp.as.name(viewName)} AS ${sql}`);
-  const rows = await t.any<{ id: number }>(`SELECT id FROM ${pgp.as.name(namespace)}.${pgp.as.name(viewName)} ORDER BY id`);
+  const rows = await t.any<{ id: number }>(
+    `SELECT id FROM ${pgp.as.name(namespace)}.${pgp.as.name(viewName)} ORDER BY id`,
+  );
   return rows.map((r) => r.id);
 }
 
@@ -406,7 +568,12 @@ function context(segments: ReferencedSegment[] = []): CompileContext {
   return { baseSchema: customers, schemasById, segmentsById: new Map(segments.map((s) => [s.id, s])), namespace };
 }
 
-function oracle(def: SegmentDefinition, data: Dataset, nowMicros: bigint, members = new Map<string, readonly Row[]>()): Row[] {
+function oracle(
+  def: SegmentDefinition,
+  data: Dataset,
+  nowMicros: bigint,
+  members = new Map<string, readonly Row[]>(),
+): Row[] {
   return evaluateDefinition({
     definition: def,
     baseSchema: customers,
@@ -426,7 +593,8 @@ const ids = (rows: readonly Row[]) => rows.map((r) => r.id as number);
 beforeAll(async () => {
   // Under a linguistic collation 'a' < 'B'; text ordering must still compare bytes.
   const icu = await db.oneOrNone("SELECT 1 FROM pg_collation WHERE collname = 'en-x-icu'");
-  const column = (s: FieldSpec) => `${pgp.as.name(s.name)} ${s.sqlType}${icu && s.type === 'text' ? ' COLLATE "en-x-icu"' : ''}`;
+  const column = (s: FieldSpec) =>
+    `${pgp.as.name(s.name)} ${s.sqlType}${icu && s.type === 'text' ? ' COLLATE "en-x-icu"' : ''}`;
   const table = (name: string, specs: FieldSpec[]) =>
     `CREATE TABLE ${pgp.as.name(namespace)}.${pgp.as.name(name)} (${specs.map(column).join(', ')})`;
   await db.none(`CREATE SCHEMA ${pgp.as.name(namespace)}`);
@@ -443,20 +611,25 @@ afterAll(async () => {
 describe('a segment view holds exactly the members the definition describes', () => {
   it(`agrees with the reference evaluation on ${NUM_RUNS} random datasets and definitions`, async () => {
     await fc.assert(
-      fc.asyncProperty(datasetArb, definitionArb(undefined), definitionArb(SEGMENT_A.id), async (rawData, inputA, inputB) => {
-        await inRolledBackTransaction(async (t, nowMicros) => {
-          const data = materialize(rawData, nowMicros);
-          await insertDataset(t, data);
+      fc.asyncProperty(
+        datasetArb,
+        definitionArb(undefined),
+        definitionArb(SEGMENT_A.id),
+        async (rawData, inputA, inputB) => {
+          await inRolledBackTransaction(async (t, nowMicros) => {
+            const data = materialize(rawData, nowMicros);
+            await insertDataset(t, data);
 
-          const defA = validateDefinition(materialize(inputA, nowMicros), context());
-          const expectedA = oracle(defA, data, nowMicros);
-          expect(await membersOf(t, VIEW_A, compileSegmentQuery(defA, context()))).toEqual(ids(expectedA));
+            const defA = validateDefinition(materialize(inputA, nowMicros), context());
+            const expectedA = oracle(defA, data, nowMicros);
+            expect(await membersOf(t, VIEW_A, compileSegmentQuery(defA, context()))).toEqual(ids(expectedA));
 
-          const defB = validateDefinition(materialize(inputB, nowMicros), context([SEGMENT_A]));
-          const expectedB = oracle(defB, data, nowMicros, new Map([[SEGMENT_A.id, expectedA]]));
-          expect(await membersOf(t, VIEW_B, compileSegmentQuery(defB, context([SEGMENT_A])))).toEqual(ids(expectedB));
-        });
-      }),
+            const defB = validateDefinition(materialize(inputB, nowMicros), context([SEGMENT_A]));
+            const expectedB = oracle(defB, data, nowMicros, new Map([[SEGMENT_A.id, expectedA]]));
+            expect(await membersOf(t, VIEW_B, compileSegmentQuery(defB, context([SEGMENT_A])))).toEqual(ids(expectedB));
+          });
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   }, 120_000);
@@ -470,18 +643,21 @@ describe('segment views, case by case', () => {
       return membersOf(t, VIEW_A, compileSegmentQuery(validateDefinition(input, context()), context()));
     });
   }
-  const hostile = ["'; DROP TABLE x; --", "O'Brien", 'a\\b', '100%', 'a_b', 'axb', 'ab', '"quoted"', 'Robert\'); --'];
+  const hostile = ["'; DROP TABLE x; --", "O'Brien", 'a\\b', '100%', 'a_b', 'axb', 'ab', '"quoted"', "Robert'); --"];
   const named = hostile.map((name, i) => ({ id: i + 1, name }));
   const ORDERS_JOIN = { schemaId: orders.id, localField: 'id', foreignField: 'customer_id' };
 
   it('matches a value full of quotes and comment markers exactly', async () => {
     for (const [i, name] of hostile.entries()) {
-      expect(await members({ filters: [{ field: 'name', operator: '=', value: name }] }, { customers: named })).toEqual([i + 1]);
+      expect(await members({ filters: [{ field: 'name', operator: '=', value: name }] }, { customers: named })).toEqual(
+        [i + 1],
+      );
     }
   });
 
   it('takes %, _ and backslash in contains / starts_with / ends_with literally', async () => {
-    const ids = (operator: string, value: string) => members({ filters: [{ field: 'name', operator, value }] }, { customers: named });
+    const ids = (operator: string, value: string) =>
+      members({ filters: [{ field: 'name', operator, value }] }, { customers: named });
     expect(await ids('contains', '%')).toEqual([4]);
     expect(await ids('contains', '_')).toEqual([5]);
     expect(await ids('contains', '\\')).toEqual([3]);
@@ -491,8 +667,13 @@ describe('segment views, case by case', () => {
   });
 
   it('counts a customer with three orders once', async () => {
-    const data = { customers: [{ id: 1 }, { id: 2 }], orders: [1, 2, 3].map((id) => ({ id, customer_id: 1, amount: 50 })) };
-    expect(await members({ joins: [ORDERS_JOIN], filters: [{ field: 'orders.amount', operator: '>', value: 10 }] }, data)).toEqual([1]);
+    const data = {
+      customers: [{ id: 1 }, { id: 2 }],
+      orders: [1, 2, 3].map((id) => ({ id, customer_id: 1, amount: 50 })),
+    };
+    expect(
+      await members({ joins: [ORDERS_JOIN], filters: [{ field: 'orders.amount', operator: '>', value: 10 }] }, data),
+    ).toEqual([1]);
     expect(await members({ joins: [{ ...ORDERS_JOIN, type: 'left' }] }, data)).toEqual([1, 2]);
     expect(await members({ joins: [ORDERS_JOIN] }, data)).toEqual([1]);
   });
@@ -500,9 +681,15 @@ describe('segment views, case by case', () => {
   it('judges a customer without orders against one all-NULL order under a left join', async () => {
     const data = { customers: [{ id: 1 }, { id: 2 }], orders: [{ id: 1, customer_id: 1, amount: 5 }] };
     const left = [{ ...ORDERS_JOIN, type: 'left' }];
-    expect(await members({ joins: left, filters: [{ field: 'orders.amount', operator: 'is_null' }] }, data)).toEqual([2]);
-    expect(await members({ joins: left, filters: [{ not: { field: 'orders.amount', operator: '>', value: 1 } }] }, data)).toEqual([2]);
-    expect(await members({ joins: [ORDERS_JOIN], filters: [{ field: 'orders.amount', operator: 'is_null' }] }, data)).toEqual([]);
+    expect(await members({ joins: left, filters: [{ field: 'orders.amount', operator: 'is_null' }] }, data)).toEqual([
+      2,
+    ]);
+    expect(
+      await members({ joins: left, filters: [{ not: { field: 'orders.amount', operator: '>', value: 1 } }] }, data),
+    ).toEqual([2]);
+    expect(
+      await members({ joins: [ORDERS_JOIN], filters: [{ field: 'orders.amount', operator: 'is_null' }] }, data),
+    ).toEqual([]);
   });
 
   it('lets each condition on a join be met by a different row, and an aggregate ask one row for both', async () => {
@@ -516,7 +703,10 @@ describe('segment views, case by case', () => {
     };
     const big = { field: 'amount', operator: '>', value: 100 };
     const paid = { field: 'status', operator: '=', value: 'paid' };
-    const separately = [{ field: 'orders.amount', operator: '>', value: 100 }, { field: 'orders.status', operator: '=', value: 'paid' }];
+    const separately = [
+      { field: 'orders.amount', operator: '>', value: 100 },
+      { field: 'orders.status', operator: '=', value: 'paid' },
+    ];
     expect(await members({ joins: [ORDERS_JOIN], filters: separately }, data)).toEqual([1, 2]);
     const together = { aggregate: 'count', join: 'orders', operator: '>=', value: 1, where: [big, paid] };
     expect(await members({ joins: [ORDERS_JOIN], filters: [together] }, data)).toEqual([2]);
@@ -534,7 +724,11 @@ describe('segment views, case by case', () => {
    * year's worth of k: the session zone (Pacific/Chatham) changes its offset
    * somewhere in that year, so an edge computed in the session's zone moves.
    */
-  async function edgesOfWithinLast(unit: 'days' | 'months', edgeOf: (nowMicros: bigint, k: number) => bigint, ks: number[]) {
+  async function edgesOfWithinLast(
+    unit: 'days' | 'months',
+    edgeOf: (nowMicros: bigint, k: number) => bigint,
+    ks: number[],
+  ) {
     const found = await inRolledBackTransaction(async (t, nowMicros) => {
       const edges = ks.map((k) => edgeOf(nowMicros, k));
       const rows = edges.flatMap((edge, i) => [
@@ -578,16 +772,28 @@ describe('segment views, case by case', () => {
       namespace,
     });
     const referenced: ReferencedSegment = { id: 'seg-gold', baseSchemaId: accounts.id, viewName: VIEW_A };
-    const view = (def: object, segments: ReferencedSegment[] = []) => compileSegmentQuery(validateDefinition(def, ctx(segments)), ctx(segments));
+    const view = (def: object, segments: ReferencedSegment[] = []) =>
+      compileSegmentQuery(validateDefinition(def, ctx(segments)), ctx(segments));
     const found = await inRolledBackTransaction(async (t) => {
       await t.none(`CREATE TABLE ${ns}.ds_accounts (region text, id integer, tier integer, PRIMARY KEY (region, id))`);
       // Same id in two regions: only the (region, id) pair identifies a member.
       await t.none(`INSERT INTO ${ns}.ds_accounts VALUES ('eu', 1, 3), ('us', 1, 1), ('us', 2, 3)`);
-      await t.none(`CREATE VIEW ${ns}.${pgp.as.name(VIEW_A)} AS ${view({ filters: [{ field: 'tier', operator: '>=', value: 3 }] })}`);
-      await t.none(`CREATE VIEW ${ns}.${pgp.as.name(VIEW_B)} AS ${view({ filters: [{ segment: referenced.id, operator: 'not_in' }] }, [referenced])}`);
-      const read = () => t.map(`SELECT region || id AS key FROM ${ns}.${pgp.as.name(VIEW_B)} ORDER BY 1`, [], (r: { key: string }) => r.key);
+      await t.none(
+        `CREATE VIEW ${ns}.${pgp.as.name(VIEW_A)} AS ${view({ filters: [{ field: 'tier', operator: '>=', value: 3 }] })}`,
+      );
+      await t.none(
+        `CREATE VIEW ${ns}.${pgp.as.name(VIEW_B)} AS ${view({ filters: [{ segment: referenced.id, operator: 'not_in' }] }, [referenced])}`,
+      );
+      const read = () =>
+        t.map(
+          `SELECT region || id AS key FROM ${ns}.${pgp.as.name(VIEW_B)} ORDER BY 1`,
+          [],
+          (r: { key: string }) => r.key,
+        );
       const before = await read();
-      await t.none(`CREATE OR REPLACE VIEW ${ns}.${pgp.as.name(VIEW_A)} AS ${view({ filters: [{ field: 'tier', operator: '<', value: 3 }] })}`);
+      await t.none(
+        `CREATE OR REPLACE VIEW ${ns}.${pgp.as.name(VIEW_A)} AS ${view({ filters: [{ field: 'tier', operator: '<', value: 3 }] })}`,
+      );
       return [before, await read()];
     });
     expect(found).toEqual([['us1'], ['eu1', 'us2']]);

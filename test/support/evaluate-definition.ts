@@ -44,7 +44,10 @@ export function evaluateDefinition(e: Evaluation): Row[] {
   const joinOf = (alias: string): JoinDefinition => must(joins.get(alias), `join ${alias}`);
   const schemaOf = (id: string): BaseSchemaRecord => must(e.schemasById.get(id), `schema ${id}`);
   const typeOf = (schema: BaseSchemaRecord, name: string): DataType =>
-    must(schema.fields.find((f) => f.name === name), `field ${name} of ${schema.name}`).dataType;
+    must(
+      schema.fields.find((f) => f.name === name),
+      `field ${name} of ${schema.name}`,
+    ).dataType;
 
   const matching = (base: Row, join: JoinDefinition): Row[] => {
     const key = valueOf(base[join.localField], typeOf(e.baseSchema, join.localField));
@@ -215,11 +218,21 @@ const MICROS_PER: Readonly<Record<Exclude<Recency['unit'], 'months'>, bigint>> =
 
 /** `YYYY-MM-DDThh:mm[:ss[.ffffff]](Z|±hh:mm)` → epoch microseconds. */
 function parseTimestamp(text: string): bigint {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(text);
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(
+    text,
+  );
   if (!m) throw new Error(`not a timestamp: ${text}`);
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const offsetMinutes = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
-  const seconds = BigInt(daysFromCivil(year, month, day)) * 86_400n + BigInt(hour * 3600 + minute * 60 + second - offsetMinutes * 60);
+  const seconds =
+    BigInt(daysFromCivil(year, month, day)) * 86_400n + BigInt(hour * 3600 + minute * 60 + second - offsetMinutes * 60);
   return seconds * 1_000_000n + BigInt((m[7] ?? '').padEnd(6, '0') || '0');
 }
 

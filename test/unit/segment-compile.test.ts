@@ -11,12 +11,34 @@ import { validateDefinition } from '../../src/domain/segments/validate.js';
  */
 
 function field(name: string, dataType: DataType, isPrimaryKey = false): FieldDefinition {
-  return { name, displayName: name, dataType, length: null, precision: null, scale: null, isNullable: !isPrimaryKey, isPrimaryKey, isUnique: isPrimaryKey, description: null };
+  return {
+    name,
+    displayName: name,
+    dataType,
+    length: null,
+    precision: null,
+    scale: null,
+    isNullable: !isPrimaryKey,
+    isPrimaryKey,
+    isUnique: isPrimaryKey,
+    description: null,
+  };
 }
 
 function schema(id: string, name: string, fields: FieldDefinition[], tableName = `ds_${name}`): BaseSchemaRecord {
   const at = new Date('2026-01-01T00:00:00Z');
-  return { id, tenantId: 'acme', name, displayName: name, description: null, entityType: 'customer', tableName, fields, createdAt: at, updatedAt: at };
+  return {
+    id,
+    tenantId: 'acme',
+    name,
+    displayName: name,
+    description: null,
+    entityType: 'customer',
+    tableName,
+    fields,
+    createdAt: at,
+    updatedAt: at,
+  };
 }
 
 const customers = schema('sch_customers', 'customers', [
@@ -72,14 +94,22 @@ describe('the query', () => {
   });
 
   it('joins the conditions of the list with AND', () => {
-    expect(sql({ filters: [{ field: 'age', operator: 'is_null' }, { field: 'name', operator: 'is_not_null' }] })).toBe(
-      `${FROM}b."age" IS NULL AND b."name" IS NOT NULL`,
-    );
+    expect(
+      sql({
+        filters: [
+          { field: 'age', operator: 'is_null' },
+          { field: 'name', operator: 'is_not_null' },
+        ],
+      }),
+    ).toBe(`${FROM}b."age" IS NULL AND b."name" IS NOT NULL`);
   });
 
   it('quotes the namespace and the table, whatever they hold', () => {
     const odd = schema('sch_odd', 'odd', [field('id', 'integer', true)], 'ds_we"ird');
-    const text = compileSegmentQuery({ baseSchemaId: odd.id, joins: [], filters: [] }, { ...ctx(odd), namespace: 't_a"b' });
+    const text = compileSegmentQuery(
+      { baseSchemaId: odd.id, joins: [], filters: [] },
+      { ...ctx(odd), namespace: 't_a"b' },
+    );
     expect(text).toBe('SELECT b.* FROM "t_a""b"."ds_we""ird" AS b WHERE true');
   });
 });
@@ -113,26 +143,40 @@ describe('field conditions', () => {
   });
 
   it('orders text by bytes (COLLATE "C"), comparisons and between alike', () => {
-    expect(where({ field: 'name', operator: '<', value: 'b' })).toBe('COALESCE(b."name" COLLATE "C" < \'b\'::text, false)');
+    expect(where({ field: 'name', operator: '<', value: 'b' })).toBe(
+      'COALESCE(b."name" COLLATE "C" < \'b\'::text, false)',
+    );
     expect(where({ field: 'code', operator: 'between', value: ['a', 'n'] })).toBe(
       'COALESCE(b."code" COLLATE "C" BETWEEN \'a\'::text AND \'n\'::text, false)',
     );
     expect(where({ field: 'name', operator: '=', value: 'b' })).not.toContain('COLLATE');
-    expect(where({ field: 'age', operator: 'between', value: [1, 9] })).toBe("COALESCE(b.\"age\" BETWEEN '1'::integer AND '9'::integer, false)");
+    expect(where({ field: 'age', operator: 'between', value: [1, 9] })).toBe(
+      "COALESCE(b.\"age\" BETWEEN '1'::integer AND '9'::integer, false)",
+    );
   });
 
   it('compiles in / not_in as lists of typed literals', () => {
-    expect(where({ field: 'age', operator: 'in', value: [1, 2] })).toBe("COALESCE(b.\"age\" IN ('1'::integer, '2'::integer), false)");
-    expect(where({ field: 'name', operator: 'not_in', value: ['a'] })).toBe("COALESCE(b.\"name\" NOT IN ('a'::text), false)");
+    expect(where({ field: 'age', operator: 'in', value: [1, 2] })).toBe(
+      "COALESCE(b.\"age\" IN ('1'::integer, '2'::integer), false)",
+    );
+    expect(where({ field: 'name', operator: 'not_in', value: ['a'] })).toBe(
+      'COALESCE(b."name" NOT IN (\'a\'::text), false)',
+    );
   });
 
   it('matches text case-insensitively with %, _ and backslash escaped', () => {
     expect(where({ field: 'name', operator: 'contains', value: '50%_a\\b' })).toBe(
       "COALESCE(b.\"name\" ILIKE '%50\\%\\_a\\\\b%'::text ESCAPE '\\', false)",
     );
-    expect(where({ field: 'name', operator: 'not_contains', value: 'x' })).toBe("COALESCE(b.\"name\" NOT ILIKE '%x%'::text ESCAPE '\\', false)");
-    expect(where({ field: 'name', operator: 'starts_with', value: 'x' })).toBe("COALESCE(b.\"name\" ILIKE 'x%'::text ESCAPE '\\', false)");
-    expect(where({ field: 'name', operator: 'ends_with', value: "o'" })).toBe("COALESCE(b.\"name\" ILIKE '%o'''::text ESCAPE '\\', false)");
+    expect(where({ field: 'name', operator: 'not_contains', value: 'x' })).toBe(
+      "COALESCE(b.\"name\" NOT ILIKE '%x%'::text ESCAPE '\\', false)",
+    );
+    expect(where({ field: 'name', operator: 'starts_with', value: 'x' })).toBe(
+      "COALESCE(b.\"name\" ILIKE 'x%'::text ESCAPE '\\', false)",
+    );
+    expect(where({ field: 'name', operator: 'ends_with', value: "o'" })).toBe(
+      "COALESCE(b.\"name\" ILIKE '%o'''::text ESCAPE '\\', false)",
+    );
   });
 
   it('tests NULL itself with is_null / is_not_null', () => {
@@ -142,13 +186,13 @@ describe('field conditions', () => {
 
   it('measures within_last from now(), days as 24 hours, months in UTC, dates as midnight UTC', () => {
     expect(where({ field: 'seen_at', operator: 'within_last', value: { amount: 90, unit: 'minutes' } })).toBe(
-      "COALESCE(b.\"seen_at\" BETWEEN (now() - '90 minutes'::interval) AND now(), false)",
+      'COALESCE(b."seen_at" BETWEEN (now() - \'90 minutes\'::interval) AND now(), false)',
     );
     expect(where({ field: 'seen_at', operator: 'within_last', value: { amount: 2, unit: 'weeks' } })).toBe(
-      "COALESCE(b.\"seen_at\" BETWEEN (now() - '336 hours'::interval) AND now(), false)",
+      'COALESCE(b."seen_at" BETWEEN (now() - \'336 hours\'::interval) AND now(), false)',
     );
     expect(where({ field: 'seen_at', operator: 'not_within_last', value: { amount: 3, unit: 'days' } })).toBe(
-      "COALESCE(NOT (b.\"seen_at\" BETWEEN (now() - '72 hours'::interval) AND now()), false)",
+      'COALESCE(NOT (b."seen_at" BETWEEN (now() - \'72 hours\'::interval) AND now()), false)',
     );
     expect(where({ field: 'born', operator: 'within_last', value: { amount: 6, unit: 'months' } })).toBe(
       "COALESCE((b.\"born\"::timestamp AT TIME ZONE 'UTC') BETWEEN (((now() AT TIME ZONE 'UTC') - '6 months'::interval) AT TIME ZONE 'UTC') AND now(), false)",
@@ -160,9 +204,21 @@ describe('groups', () => {
   it('nests all / any / not, with the empty all true and the empty any false', () => {
     expect(where({ all: [] })).toBe('true');
     expect(where({ any: [] })).toBe('false');
-    expect(where({ not: { any: [{ field: 'age', operator: 'is_null' }, { all: [{ field: 'name', operator: 'is_null' }, { field: 'code', operator: 'is_null' }] }] } })).toBe(
-      'NOT ((b."age" IS NULL OR (b."name" IS NULL AND b."code" IS NULL)))',
-    );
+    expect(
+      where({
+        not: {
+          any: [
+            { field: 'age', operator: 'is_null' },
+            {
+              all: [
+                { field: 'name', operator: 'is_null' },
+                { field: 'code', operator: 'is_null' },
+              ],
+            },
+          ],
+        },
+      }),
+    ).toBe('NOT ((b."age" IS NULL OR (b."name" IS NULL AND b."code" IS NULL)))');
   });
 });
 
@@ -176,9 +232,11 @@ describe('joins', () => {
   });
 
   it('makes each condition on a joined field its own EXISTS over key-matching rows', () => {
-    expect(where({ field: 'orders.amount', operator: '>', value: 100 }, [{ ...ORDERS, type: 'inner' }]).split(' AND EXISTS')[1]).toBe(
-      ` (SELECT 1 FROM "t_acme"."ds_orders" AS j WHERE ${KEY} AND COALESCE(j."amount" > '100'::numeric, false))`,
-    );
+    expect(
+      where({ field: 'orders.amount', operator: '>', value: 100 }, [{ ...ORDERS, type: 'inner' }]).split(
+        ' AND EXISTS',
+      )[1],
+    ).toBe(` (SELECT 1 FROM "t_acme"."ds_orders" AS j WHERE ${KEY} AND COALESCE(j."amount" > '100'::numeric, false))`);
   });
 
   it('offers one all-NULL row to a left join without matches', () => {
@@ -193,7 +251,21 @@ describe('aggregates', () => {
   const from = `FROM "t_acme"."ds_orders" AS j WHERE j."customer_id" = b."id"`;
 
   it('counts the key-matching rows that meet where', () => {
-    expect(where({ aggregate: 'count', join: 'orders', operator: '>=', value: 3, where: [{ field: 'amount', operator: '>', value: 100 }, { field: 'orders.status', operator: 'is_not_null' }] }, left)).toBe(
+    expect(
+      where(
+        {
+          aggregate: 'count',
+          join: 'orders',
+          operator: '>=',
+          value: 3,
+          where: [
+            { field: 'amount', operator: '>', value: 100 },
+            { field: 'orders.status', operator: 'is_not_null' },
+          ],
+        },
+        left,
+      ),
+    ).toBe(
       `COALESCE((SELECT count(*) ${from} AND COALESCE(j."amount" > '100'::numeric, false) AND j."status" IS NOT NULL) >= '3'::bigint, false)`,
     );
   });
@@ -202,12 +274,12 @@ describe('aggregates', () => {
     expect(where({ aggregate: 'sum', join: 'orders', field: 'amount', operator: '<', value: 10 }, left)).toBe(
       `COALESCE((SELECT COALESCE(sum(j."amount"), 0) ${from}) < '10'::numeric, false)`,
     );
-    expect(where({ aggregate: 'avg', join: 'orders', field: 'amount', operator: 'between', value: [1, 2.5] }, left)).toBe(
-      `COALESCE((SELECT avg(j."amount") ${from}) BETWEEN '1'::numeric AND '2.5'::numeric, false)`,
-    );
-    expect(where({ aggregate: 'max', join: 'orders', field: 'created_at', operator: '>', value: '2024-01-01' }, left)).toBe(
-      `COALESCE((SELECT max(j."created_at") ${from}) > '2024-01-01T00:00:00Z'::timestamptz, false)`,
-    );
+    expect(
+      where({ aggregate: 'avg', join: 'orders', field: 'amount', operator: 'between', value: [1, 2.5] }, left),
+    ).toBe(`COALESCE((SELECT avg(j."amount") ${from}) BETWEEN '1'::numeric AND '2.5'::numeric, false)`);
+    expect(
+      where({ aggregate: 'max', join: 'orders', field: 'created_at', operator: '>', value: '2024-01-01' }, left),
+    ).toBe(`COALESCE((SELECT max(j."created_at") ${from}) > '2024-01-01T00:00:00Z'::timestamptz, false)`);
     expect(where({ aggregate: 'min', join: 'orders', field: 'id', operator: 'in', value: [1] }, left)).toBe(
       `COALESCE((SELECT min(j."id") ${from}) IN ('1'::integer), false)`,
     );
@@ -216,7 +288,8 @@ describe('aggregates', () => {
 
 describe('segment references', () => {
   it('reads the referenced view by every primary-key column, so it follows that segment’s current definition', () => {
-    const exists = 'EXISTS (SELECT 1 FROM "t_acme"."seg_0123456789ab" AS r WHERE r."region" = b."region" AND r."id" = b."id")';
+    const exists =
+      'EXISTS (SELECT 1 FROM "t_acme"."seg_0123456789ab" AS r WHERE r."region" = b."region" AND r."id" = b."id")';
     expect(where({ segment: vip.id, operator: 'in' })).toBe(exists);
     expect(where({ segment: vip.id, operator: 'not_in' })).toBe(`NOT ${exists}`);
   });
@@ -225,42 +298,82 @@ describe('segment references', () => {
 describe('hostile input', () => {
   it('renders any string value as one escaped literal, whatever it holds', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constantFrom("'; DROP TABLE x; --", "\\'", "''", '$1', '${x}', '$$', "E'\\x27'")), (value) => {
-        fc.pre(!value.includes('\u0000') && !/\p{Cs}/u.test(value));
-        expect(where({ field: 'name', operator: '=', value })).toBe(`COALESCE(b."name" = '${value.replaceAll("'", "''")}'::text, false)`);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'grapheme' }),
+          fc.string({ unit: 'binary' }),
+          fc.constantFrom("'; DROP TABLE x; --", "\\'", "''", '$1', '${x}', '$$', "E'\\x27'"),
+        ),
+        (value) => {
+          fc.pre(!value.includes('\u0000') && !/\p{Cs}/u.test(value));
+          expect(where({ field: 'name', operator: '=', value })).toBe(
+            `COALESCE(b."name" = '${value.replaceAll("'", "''")}'::text, false)`,
+          );
+        },
+      ),
     );
   });
 
   it('quotes any identifier from metadata, doubling its double quotes', () => {
     fc.assert(
       // A `.` would read as alias.field; schema names are identifiers, so none has one.
-      fc.property(fc.string({ minLength: 1 }).filter((name) => name.trim() !== '' && name.trim() !== '*' && !name.includes('.')), (name) => {
-        const odd = schema('sch_odd', 'odd', [field(name, 'integer', true)], name);
-        const def: SegmentDefinition = { baseSchemaId: odd.id, joins: [], filters: [{ field: name, operator: 'is_null' }] };
-        const quoted = `"${name.replaceAll('"', '""')}"`;
-        expect(compileSegmentQuery(def, { ...ctx(odd), namespace: name })).toBe(`SELECT b.* FROM ${quoted}.${quoted} AS b WHERE b.${quoted} IS NULL`);
-      }),
+      fc.property(
+        fc.string({ minLength: 1 }).filter((name) => name.trim() !== '' && name.trim() !== '*' && !name.includes('.')),
+        (name) => {
+          const odd = schema('sch_odd', 'odd', [field(name, 'integer', true)], name);
+          const def: SegmentDefinition = {
+            baseSchemaId: odd.id,
+            joins: [],
+            filters: [{ field: name, operator: 'is_null' }],
+          };
+          const quoted = `"${name.replaceAll('"', '""')}"`;
+          expect(compileSegmentQuery(def, { ...ctx(odd), namespace: name })).toBe(
+            `SELECT b.* FROM ${quoted}.${quoted} AS b WHERE b.${quoted} IS NULL`,
+          );
+        },
+      ),
     );
   });
 
   it('refuses to emit a bare * or a blank name, which pg-promise would leave unquoted', () => {
     for (const name of ['*', ' * ', '', '  ']) {
       const odd = schema('sch_odd', 'odd', [field(name, 'integer', true)]);
-      const def: SegmentDefinition = { baseSchemaId: odd.id, joins: [], filters: [{ field: name, operator: 'is_null' }] };
+      const def: SegmentDefinition = {
+        baseSchemaId: odd.id,
+        joins: [],
+        filters: [{ field: name, operator: 'is_null' }],
+      };
       expect(() => compileSegmentQuery(def, ctx(odd))).toThrow(/unusable identifier/);
     }
   });
 
   it('refuses a definition that does not match the metadata instead of guessing', () => {
-    const def: SegmentDefinition = { baseSchemaId: customers.id, joins: [], filters: [{ field: 'gone', operator: 'is_null' }] };
+    const def: SegmentDefinition = {
+      baseSchemaId: customers.id,
+      joins: [],
+      filters: [{ field: 'gone', operator: 'is_null' }],
+    };
     expect(() => compileSegmentQuery(def, ctx())).toThrow('compileSegmentQuery: field gone is not in schema customers');
-    const ref: SegmentDefinition = { baseSchemaId: customers.id, joins: [], filters: [{ segment: 'seg_gone', operator: 'in' }] };
-    expect(() => compileSegmentQuery(ref, ctx())).toThrow('compileSegmentQuery: segment seg_gone is not in the context');
+    const ref: SegmentDefinition = {
+      baseSchemaId: customers.id,
+      joins: [],
+      filters: [{ segment: 'seg_gone', operator: 'in' }],
+    };
+    expect(() => compileSegmentQuery(ref, ctx())).toThrow(
+      'compileSegmentQuery: segment seg_gone is not in the context',
+    );
+    const smuggled = {
+      baseSchemaId: customers.id,
+      joins: [],
+      filters: [{ field: 'age', operator: 'IS NULL OR true --' }],
+    } as unknown as SegmentDefinition;
+    expect(() => compileSegmentQuery(smuggled, ctx())).toThrow(/unknown operator/);
   });
 
   it('puts numbers in as typed text literals too, so no number is parsed as SQL', () => {
-    expect(where({ field: 'score', operator: '>', value: -1e-7 })).toBe("COALESCE(b.\"score\" > '-1e-7'::numeric, false)");
+    expect(where({ field: 'score', operator: '>', value: -1e-7 })).toBe(
+      'COALESCE(b."score" > \'-1e-7\'::numeric, false)',
+    );
     expect(where({ field: 'big', operator: 'in', value: [-9007199254740991, '-9223372036854775808'] })).toBe(
       "COALESCE(b.\"big\" IN ('-9007199254740991'::bigint, '-9223372036854775808'::bigint), false)",
     );

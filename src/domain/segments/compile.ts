@@ -62,6 +62,7 @@ const CAST: Readonly<Record<DataType, string>> = {
 };
 
 const COMPARE = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+const AGGREGATE_SQL = { avg: 'avg', min: 'min', max: 'max' } as const;
 const HOURS_PER_UNIT = { hours: 1, days: 24, weeks: 24 * 7 } as const;
 
 /** A table and the base-schema key its rows join on. */
@@ -107,13 +108,14 @@ export function compileSegmentQuery(def: SegmentDefinition, ctx: CompileContext)
   const aggregate = (c: AggregateCondition): string => {
     const joined = joinOf(joins, c.join);
     const rows: Scope = { schema: joined.schema, table: 'j' };
-    const f = c.field === undefined ? undefined : field(joined.schema, c.field);
-    const column = f && `j.${ident(f.name)}`;
-    const value =
-      c.aggregate === 'count' ? 'count(*)' : c.aggregate === 'sum' ? `COALESCE(sum(${column}), 0)` : `${c.aggregate}(${column})`;
     const where = [keyMatch(joined), ...c.where.map((w) => condition(w, rows))].join(' AND ');
-    const type: DataType = c.aggregate === 'count' ? 'bigint' : c.aggregate === 'sum' || c.aggregate === 'avg' ? 'numeric' : f!.dataType;
-    return fieldTest(`(SELECT ${value} FROM ${table(joined.schema)} AS j WHERE ${where})`, type, c);
+    const from = `FROM ${table(joined.schema)} AS j WHERE ${where}`;
+    if (c.aggregate === 'count') return fieldTest(`(SELECT count(*) ${from})`, 'bigint', c);
+    const f = field(joined.schema, c.field ?? '');
+    const column = `j.${ident(f.name)}`;
+    if (c.aggregate === 'sum') return fieldTest(`(SELECT COALESCE(sum(${column}), 0) ${from})`, 'numeric', c);
+    const fn = AGGREGATE_SQL[c.aggregate];
+    return fieldTest(`(SELECT ${fn}(${column}) ${from})`, c.aggregate === 'avg' ? 'numeric' : f.dataType, c);
   };
 
   const segmentReference = (c: SegmentReference): string => {
@@ -159,7 +161,9 @@ function fieldTest(expr: string, type: DataType, test: FieldTest): string {
       return holds(`${expr} ${test.operator === 'in' ? 'IN' : 'NOT IN'} (${test.value.map(lit).join(', ')})`);
     case 'contains':
     case 'not_contains':
-      return holds(`${expr} ${test.operator === 'contains' ? 'ILIKE' : 'NOT ILIKE'} ${likePattern('%', test.value, '%')}`);
+      return holds(
+        `${expr} ${test.operator === 'contains' ? 'ILIKE' : 'NOT ILIKE'} ${likePattern('%', test.value, '%')}`,
+      );
     case 'starts_with':
       return holds(`${expr} ILIKE ${likePattern('', test.value, '%')}`);
     case 'ends_with':
@@ -171,7 +175,14 @@ function fieldTest(expr: string, type: DataType, test: FieldTest): string {
       const within = `${at} BETWEEN ${recencyStart(test.value)} AND now()`;
       return holds(test.operator === 'within_last' ? within : `NOT (${within})`);
     }
+    default:
+      return unreachable(test);
   }
+}
+
+/** Only reached by a definition that skipped validation. */
+function unreachable(test: never): never {
+  throw new Error(`compileSegmentQuery: unknown operator in ${JSON.stringify(test)}`);
 }
 
 function holds(comparison: string): string {
@@ -198,7 +209,8 @@ function literal(value: Scalar, type: DataType): string {
 
 /** pg-promise leaves a bare `*` unquoted; no field is called that, but a name must never become one. */
 function ident(name: string): string {
-  if (!/\S/.test(name) || name.trim() === '*') throw new Error(`compileSegmentQuery: unusable identifier ${JSON.stringify(name)}`);
+  if (!/\S/.test(name) || name.trim() === '*')
+    throw new Error(`compileSegmentQuery: unusable identifier ${JSON.stringify(name)}`);
   return as.name(name);
 }
 

@@ -21,7 +21,8 @@ export type ListOperator = (typeof LIST_OPERATORS)[number];
 export type TextMatchOperator = (typeof TEXT_MATCH_OPERATORS)[number];
 export type NullOperator = (typeof NULL_OPERATORS)[number];
 export type RecencyOperator = (typeof RECENCY_OPERATORS)[number];
-export type Operator = ComparisonOperator | ListOperator | 'between' | TextMatchOperator | NullOperator | RecencyOperator;
+export type Operator =
+  ComparisonOperator | ListOperator | 'between' | TextMatchOperator | NullOperator | RecencyOperator;
 export type TimeUnit = (typeof TIME_UNITS)[number];
 export type AggregateFunction = (typeof AGGREGATE_FUNCTIONS)[number];
 export type JoinType = (typeof JOIN_TYPES)[number];
@@ -90,12 +91,7 @@ export interface SegmentReference {
 }
 
 export type Condition =
-  | FieldCondition
-  | AggregateCondition
-  | SegmentReference
-  | AllOf<Condition>
-  | AnyOf<Condition>
-  | NotOf<Condition>;
+  FieldCondition | AggregateCondition | SegmentReference | AllOf<Condition> | AnyOf<Condition> | NotOf<Condition>;
 
 export interface JoinDefinition {
   schemaId: string;

@@ -70,7 +70,10 @@ export function referencedSchemaIds(def: SegmentDefinition): string[] {
  * join keys, and the base primary key when another segment is referenced.
  * A schema change that drops or retypes one of them must be refused.
  */
-export function fieldsUsed(def: SegmentDefinition, baseSchema?: BaseSchemaRecord): Array<{ schemaId: string; field: string }> {
+export function fieldsUsed(
+  def: SegmentDefinition,
+  baseSchema?: BaseSchemaRecord,
+): Array<{ schemaId: string; field: string }> {
   const seen = new Map<string, { schemaId: string; field: string }>();
   const use = (schemaId: string, field: string) => seen.set(`${schemaId}\u0000${field}`, { schemaId, field });
   const joinByAlias = new Map(def.joins.map((j) => [j.alias, j]));
@@ -315,7 +318,10 @@ class DefinitionValidator {
   private report = (path: string, message: string): void => {
     if (this.problems.length < LIMITS.reportedProblems) this.problems.push({ path, message });
     else if (this.problems.length === LIMITS.reportedProblems)
-      this.problems.push({ path: '', message: `more problems not listed (only the first ${LIMITS.reportedProblems} are)` });
+      this.problems.push({
+        path: '',
+        message: `more problems not listed (only the first ${LIMITS.reportedProblems} are)`,
+      });
   };
 
   joins(raw: unknown): JoinDefinition[] {
@@ -406,12 +412,17 @@ class DefinitionValidator {
   private condition(raw: unknown, path: string, depth: number, scope: Scope): Condition | undefined {
     this.conditionCount += 1;
     if (this.conditionCount === LIMITS.conditions + 1)
-      this.report('filters', `at most ${LIMITS.conditions} conditions in all (groups, aggregates and their where included)`);
+      this.report(
+        'filters',
+        `at most ${LIMITS.conditions} conditions in all (groups, aggregates and their where included)`,
+      );
     if (this.conditionCount > LIMITS.conditions) return undefined;
     if (depth > LIMITS.depth) return void this.report(path, `nested deeper than ${LIMITS.depth} levels`);
     if (!isPlainObject(raw)) return void this.report(path, 'expected a condition object');
 
-    const kinds = KINDS.filter((k) => own(raw, k) !== undefined && !(k === 'field' && own(raw, 'aggregate') !== undefined));
+    const kinds = KINDS.filter(
+      (k) => own(raw, k) !== undefined && !(k === 'field' && own(raw, 'aggregate') !== undefined),
+    );
     if (kinds.length !== 1)
       return void this.report(path, 'expected exactly one of field, all, any, not, aggregate, segment');
     const kind = kinds[0]!;
@@ -454,7 +465,12 @@ class DefinitionValidator {
   }
 
   /** The operator and value of a condition; value types are checked when `type` is known. */
-  private fieldTest(operator: Operator, raw: Record<string, unknown>, path: string, type: ValueType | undefined): FieldTest | undefined {
+  private fieldTest(
+    operator: Operator,
+    raw: Record<string, unknown>,
+    path: string,
+    type: ValueType | undefined,
+  ): FieldTest | undefined {
     const value = own(raw, 'value');
     const at = `${path}.value`;
     if (isOneOf(NULL_OPERATORS, operator)) {
@@ -473,7 +489,12 @@ class DefinitionValidator {
     return this.valueTest(operator, value, at, type);
   }
 
-  private valueTest(operator: Operator, value: unknown, at: string, type: ValueType | undefined): AggregateTest | undefined {
+  private valueTest(
+    operator: Operator,
+    value: unknown,
+    at: string,
+    type: ValueType | undefined,
+  ): AggregateTest | undefined {
     if (isOneOf(LIST_OPERATORS, operator)) {
       if (!Array.isArray(value) || value.length === 0 || value.length > LIMITS.listValues)
         return void this.report(at, `expected a non-empty array of at most ${LIMITS.listValues} values`);
@@ -493,7 +514,12 @@ class DefinitionValidator {
     return undefined;
   }
 
-  private aggregate(raw: Record<string, unknown>, path: string, depth: number, scope: Scope): AggregateCondition | undefined {
+  private aggregate(
+    raw: Record<string, unknown>,
+    path: string,
+    depth: number,
+    scope: Scope,
+  ): AggregateCondition | undefined {
     let ok = this.unknownKeys(raw, path, AGGREGATE_KEYS);
     const fn = own(raw, 'aggregate');
     if (!isOneOf(AGGREGATE_FUNCTIONS, fn))
@@ -514,7 +540,10 @@ class DefinitionValidator {
       field = this.fieldRef(own(raw, 'field'), `${path}.field`, rows);
       const type = field?.field?.dataType;
       if (type && !AGGREGATABLE[fn].includes(type))
-        this.report(`${path}.field`, `${fn} needs a field of type ${AGGREGATABLE[fn].join(', ')}; "${field?.name}" is ${type}`);
+        this.report(
+          `${path}.field`,
+          `${fn} needs a field of type ${AGGREGATABLE[fn].join(', ')}; "${field?.name}" is ${type}`,
+        );
       else if (type) valueType = fn === 'sum' || fn === 'avg' ? 'numeric' : type;
     }
 
@@ -525,11 +554,13 @@ class DefinitionValidator {
     }
     const value = own(raw, 'value');
     if (operator && value === undefined) this.report(`${path}.value`, `${operator} needs a value`);
-    const test = operator && value !== undefined ? this.valueTest(operator, value, `${path}.value`, valueType) : undefined;
+    const test =
+      operator && value !== undefined ? this.valueTest(operator, value, `${path}.value`, valueType) : undefined;
 
     const whereRaw = own(raw, 'where');
     let where: Condition[] = [];
-    if (whereRaw !== undefined && !Array.isArray(whereRaw)) ok = this.fail(`${path}.where`, 'expected an array of conditions');
+    if (whereRaw !== undefined && !Array.isArray(whereRaw))
+      ok = this.fail(`${path}.where`, 'expected an array of conditions');
     else if (whereRaw !== undefined) where = this.conditions(whereRaw, `${path}.where`, depth + 1, rows);
 
     if (!ok || !isOneOf(AGGREGATE_FUNCTIONS, fn) || !join?.schema || !test || (fn !== 'count' && !field?.field))
@@ -591,7 +622,12 @@ class DefinitionValidator {
     return this.lookup(join.schema, raw.slice(dot + 1), raw, path);
   }
 
-  private lookup(schema: BaseSchemaRecord | undefined, name: string, stored: string, path: string): ResolvedField | undefined {
+  private lookup(
+    schema: BaseSchemaRecord | undefined,
+    name: string,
+    stored: string,
+    path: string,
+  ): ResolvedField | undefined {
     if (!schema) return { name: stored, field: undefined };
     const field = findField(schema, name);
     if (!field) return void this.report(path, `field "${name}" not found in schema "${schema.name}"`);
@@ -600,7 +636,8 @@ class DefinitionValidator {
 
   private operator(raw: unknown, path: string): Operator | undefined {
     const operator = typeof raw === 'string' ? OPERATOR_FORMS.get(raw) : undefined;
-    if (!operator) this.report(path, typeof raw === 'string' ? `unknown operator ${JSON.stringify(raw)}` : 'expected an operator');
+    if (!operator)
+      this.report(path, typeof raw === 'string' ? `unknown operator ${JSON.stringify(raw)}` : 'expected an operator');
     return operator;
   }
 
@@ -624,7 +661,10 @@ class DefinitionValidator {
     const max = isOneOf(TIME_UNITS, unit) ? MAX_RECENCY_AMOUNT[unit] : undefined;
     if (max === undefined) ok = this.fail(`${path}.unit`, `expected one of ${TIME_UNITS.join(', ')}`);
     if (!isIntegerIn(amount, 1, max ?? Number.MAX_SAFE_INTEGER))
-      ok = this.fail(`${path}.amount`, `expected a positive integer${max ? ` of at most ${max} (about 100 years)` : ''}`);
+      ok = this.fail(
+        `${path}.amount`,
+        `expected a positive integer${max ? ` of at most ${max} (about 100 years)` : ''}`,
+      );
     return ok ? { amount: amount as number, unit: unit as TimeUnit } : undefined;
   }
 
