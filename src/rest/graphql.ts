@@ -1,0 +1,160 @@
+import {
+  coerceInputValue,
+  execute,
+  isNonNullType,
+  Kind,
+  typeFromAST,
+  validate,
+  type GraphQLError,
+  type GraphQLInputType,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import { allow, deny } from 'graphql-shield';
+import type { ErrorDetail } from '../domain/errors.js';
+import type { GraphQLContext } from '../schema/context.js';
+import { forbiddenError } from '../schema/errors.js';
+import { fieldRule, type ShieldRule } from '../schema/shield-plugin.js';
+import { messageOf, restErrorOf, restPath, RestError } from './errors.js';
+import { REST_OPERATIONS, type RestOperation } from './operations.js';
+
+interface PreparedVariable {
+  name: string;
+  type: GraphQLInputType;
+  hasDefault: boolean;
+}
+
+/** Runs the REST operations on one executable schema: its resolvers, its shield rules, its dataloaders. */
+export interface GraphQLRunner {
+  /** The operation's `data`; the first error, mapped for REST, is thrown. */
+  run<T>(operation: RestOperation, variables: Record<string, unknown>, context: GraphQLContext): Promise<T>;
+  /**
+   * The shield rule a field of the schema declares, as a check for the two
+   * routes that stream rather than execute a field (CSV rows in, rows out).
+   */
+  ruleOf(typeName: 'Query' | 'Mutation', fieldName: string): (context: GraphQLContext) => Promise<void>;
+}
+
+/**
+ * Validates every REST operation against `schema` (a schema that no longer
+ * fits a route fails here, at startup, not on a request) and prepares the
+ * types of their variables.
+ */
+export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
+  const prepared = new Map<RestOperation, PreparedVariable[]>();
+  for (const operation of REST_OPERATIONS) {
+    const errors = validate(schema, operation.document);
+    if (errors.length > 0) {
+      throw new Error(
+        `REST operation ${operation.name} does not fit the schema: ${errors.map((e) => e.message).join('; ')}`,
+      );
+    }
+    prepared.set(operation, variablesOf(schema, operation));
+  }
+
+  return {
+    async run<T>(operation: RestOperation, variables: Record<string, unknown>, context: GraphQLContext): Promise<T> {
+      const definitions = prepared.get(operation);
+      if (!definitions) throw new Error(`REST operation ${operation.name} was not prepared`);
+      refuseUncoercible(definitions, variables, operation);
+      // Absent stays absent (an undefined variable would reach resolvers as null).
+      const given = Object.fromEntries(Object.entries(variables).filter(([, value]) => value !== undefined));
+      const result = await execute({
+        schema,
+        document: operation.document,
+        variableValues: given,
+        contextValue: context,
+        operationName: operation.name,
+      });
+      const first = result.errors?.[0];
+      if (first) throw restErrorOf(first, operation.names);
+      return result.data as T;
+    },
+
+    ruleOf(typeName, fieldName) {
+      const type = typeName === 'Query' ? schema.getQueryType() : schema.getMutationType();
+      const field = type?.getFields()[fieldName];
+      if (!field) throw new Error(`${typeName}.${fieldName} is not in the schema`);
+      // Deny by default, as the shield plugin does for root fields.
+      const rule: ShieldRule = fieldRule(field.extensions) ?? deny;
+      return (context) => enforce(rule, context);
+    },
+  };
+}
+
+function variablesOf(schema: GraphQLSchema, operation: RestOperation): PreparedVariable[] {
+  const definition = operation.document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
+  return (definition?.variableDefinitions ?? []).map((v) => ({
+    name: v.variable.name.value,
+    // Validation has checked that every variable has an input type of the schema.
+    type: typeFromAST(schema, v.type) as GraphQLInputType,
+    hasDefault: v.defaultValue !== undefined,
+  }));
+}
+
+/**
+ * GraphQL coerces variables before any resolver runs and reports a bad one as
+ * `Variable "$input" got invalid value ... at "input.status"`. Coercing them
+ * here first, with the same graphql-js function and the same types, gives the
+ * paths as data, under the names the client sent (`status`, `fields[1].dataType`).
+ */
+function refuseUncoercible(
+  definitions: PreparedVariable[],
+  variables: Record<string, unknown>,
+  operation: RestOperation,
+) {
+  const details: ErrorDetail[] = [];
+  for (const { name, type, hasDefault } of definitions) {
+    const prefix = operation.names[name] ?? name;
+    const value = variables[name];
+    if (value === undefined) {
+      if (isNonNullType(type) && !hasDefault) details.push({ path: prefix || 'body', message: 'is required' });
+      continue;
+    }
+    coerceInputValue(value, type, (path, _invalid, error) => details.push(coercionDetail(prefix, path, error)));
+  }
+  if (details.length > 0) throw new RestError('BAD_USER_INPUT', messageOf(details), details);
+}
+
+function coercionDetail(prefix: string, path: ReadonlyArray<string | number>, error: GraphQLError): ErrorDetail {
+  const at = (p: ReadonlyArray<string | number>) => restPath(prefix, p) || 'body';
+  const missing = /^Field "([^"]+)" of required type "[^"]+" was not provided\.$/.exec(error.message);
+  if (missing) return { path: at([...path, missing[1]!]), message: 'is required' };
+  const unknown = /^Field "([^"]+)" is not defined by type "[^"]+"\.\s*(.*)$/.exec(error.message);
+  if (unknown) {
+    const hint = unknown[2] ? `: ${unknown[2]}` : '';
+    return { path: at([...path, unknown[1]!]), message: `is not a known field${hint}` };
+  }
+  if (/^Expected non-nullable type "[^"]+" not to be null\.$/.test(error.message)) {
+    return { path: at(path), message: 'must not be null' };
+  }
+  return { path: at(path), message: error.message };
+}
+
+/** Options as the shield plugin gives them (src/schema/shield-plugin.ts). */
+const SHIELD_OPTIONS: Parameters<ShieldRule['resolve']>[4] = {
+  debug: false,
+  allowExternalErrors: true,
+  fallbackRule: allow,
+  hashFunction: (value) => JSON.stringify(value),
+};
+
+/**
+ * Evaluates a shield rule object as the shield middleware would before a
+ * resolver, with a rule cache of its own. Rules read the principal in the
+ * context only (src/schema/rules.ts), so there is no resolve info to give.
+ */
+async function enforce(rule: ShieldRule, context: GraphQLContext): Promise<void> {
+  const shieldContext = { ...context, _shield: { cache: {} } };
+  let verdict: unknown;
+  try {
+    verdict = await rule.resolve({}, {}, shieldContext, undefined as unknown as GraphQLResolveInfo, SHIELD_OPTIONS);
+  } catch (error) {
+    verdict = error;
+  }
+  if (verdict === true) return;
+  throw restErrorOf(verdict instanceof Error ? verdict : forbiddenError());
+}

@@ -1,0 +1,94 @@
+import { NotFound } from '../domain/errors.js';
+import { onlyFields, readJsonObject } from './body.js';
+import { RestError } from './errors.js';
+import {
+  CreateSegment,
+  DeleteSegment,
+  GetSegment,
+  ListSegments,
+  PreviewSegment,
+  RefreshSegment,
+  SegmentOverlap,
+  UpdateSegment,
+} from './operations.js';
+import { pageBody, pageRequest, type Connection } from './pages.js';
+import { queryParam, type RestCall, type RestReply, type RestRoute } from './route.js';
+
+/** A segment as the REST API shows it: the selection of `RestSegment`, as is. */
+type Segment = Record<string, unknown>;
+
+/** `/api/v1/segments`: the reference page's routes, each one GraphQL operation. */
+export function segmentRoutes(): RestRoute[] {
+  return [
+    { method: 'GET', path: '/api/v1/segments', handle: listSegments },
+    { method: 'POST', path: '/api/v1/segments', handle: createSegment },
+    { method: 'PUT', path: '/api/v1/segments', handle: updateSegment },
+    { method: 'DELETE', path: '/api/v1/segments', handle: deleteSegment },
+    { method: 'POST', path: '/api/v1/segments/overlap', handle: segmentOverlap },
+    { method: 'GET', path: '/api/v1/segments/{id}', handle: getSegment },
+    { method: 'POST', path: '/api/v1/segments/{id}', handle: segmentAction },
+  ];
+}
+
+async function listSegments(call: RestCall): Promise<RestReply> {
+  const page = pageRequest(call.query);
+  const { segments } = await call.graphql<{ segments: Connection<Segment> }>(ListSegments, {
+    ...page.variables,
+    status: queryParam(call.query, 'status'),
+    search: queryParam(call.query, 'search'),
+  });
+  return { status: 200, body: pageBody(segments, page.limit) };
+}
+
+async function createSegment(call: RestCall): Promise<RestReply> {
+  const input = await readJsonObject(call.req);
+  const data = await call.graphql<{ createSegment: { segment: Segment } }>(CreateSegment, { input });
+  return { status: 201, body: data.createSegment.segment };
+}
+
+async function updateSegment(call: RestCall): Promise<RestReply> {
+  const input = await readJsonObject(call.req);
+  const data = await call.graphql<{ updateSegment: { segment: Segment } }>(UpdateSegment, { input });
+  return { status: 200, body: data.updateSegment.segment };
+}
+
+async function deleteSegment(call: RestCall): Promise<RestReply> {
+  await call.graphql(DeleteSegment, { id: queryParam(call.query, 'id') });
+  return { status: 204 };
+}
+
+async function getSegment(call: RestCall): Promise<RestReply> {
+  const id = call.params.id!;
+  const { segment } = await call.graphql<{ segment: Segment | null }>(GetSegment, { id });
+  if (!segment) throw new NotFound('Segment', id);
+  return { status: 200, body: segment };
+}
+
+/** `?action=refresh` → the recounted segment; `?action=preview` → its first 20 rows. */
+async function segmentAction(call: RestCall): Promise<RestReply> {
+  const id = call.params.id!;
+  const action = queryParam(call.query, 'action');
+  if (action === 'refresh') {
+    const data = await call.graphql<{ refreshSegment: { segment: Segment } }>(RefreshSegment, { id });
+    return { status: 200, body: data.refreshSegment.segment };
+  }
+  if (action === 'preview') {
+    const { segment } = await call.graphql<{ segment: { preview: { rows: unknown[]; count: number } } | null }>(
+      PreviewSegment,
+      { id },
+    );
+    if (!segment) throw new NotFound('Segment', id);
+    return { status: 200, body: segment.preview };
+  }
+  throw RestError.badRequest(
+    'action',
+    action === undefined ? 'is required: refresh or preview' : 'must be refresh or preview',
+  );
+}
+
+async function segmentOverlap(call: RestCall): Promise<RestReply> {
+  const body = await readJsonObject(call.req);
+  onlyFields(body, ['segmentIds']);
+  const data = await call.graphql<{ segmentOverlap: unknown }>(SegmentOverlap, { ids: body.segmentIds });
+  return { status: 200, body: data.segmentOverlap };
+}
