@@ -53,7 +53,7 @@ const FIRST_NAMES = [
   'Arjun', 'Ana', 'Hiroshi', 'Léa', 'Oliver', 'Amelia', 'Jack', 'Isla', 'Lars', 'Freya',
 ];
 
-/** Uniform in [0, 1) from the k-th hash of a row number `n` (an SQL expression). */
+/** Uniform in [0, 1) from the k-th hash of the row number `n` (an SQL expression). */
 function uniform(n: string, k: number): string {
   return `((hashint8(${n} * 16 + ${k}) & 2147483647)::float8 / 2147483648)`;
 }
@@ -63,16 +63,16 @@ function uniformPositive(n: string, k: number): string {
   return `(((hashint8(${n} * 16 + ${k}) & 2147483647)::float8 + 1) / 2147483648)`;
 }
 
-/** Standard normal (Box–Muller over two hashes). */
-function normal(n: string, k: number): string {
-  return `(sqrt(-2 * ln(${uniformPositive(n, k)})) * cos(2 * pi() * ${uniform(n, k + 1)}))`;
+/** Standard normal from two uniforms (Box–Muller). */
+function normal(u1: string, u2: string): string {
+  return `(sqrt(-2 * ln(${u1})) * cos(2 * pi() * ${u2}))`;
 }
 
 function pick(values: readonly string[], u: string): string {
   return pgp.as.format(`($1::text[])[1 + floor(${u} * $2)::int]`, [values, values.length]);
 }
 
-/** A CASE over cumulative shares: country code, or a per-country column. */
+/** A CASE over cumulative country shares, answering `value(country)`. */
 function byCountry(u: string, value: (c: Country) => string): string {
   let cumulative = 0;
   const branches = COUNTRIES.map((c, i) => {
@@ -82,99 +82,107 @@ function byCountry(u: string, value: (c: Country) => string): string {
   return `CASE ${branches.join(' ')} END`;
 }
 
-/**
- * Per customer number `g` (from generate_series): the values both the
- * customers and the orders statements need. `$3` is the anchor.
+/*
+ * The SQL below is a template: `$1`..`$3` are bound by the statements that
+ * use it (from, to, anchor), and the literals spliced in (names, cities) hold
+ * no `$`. Values are computed in layers of derived tables; `OFFSET 0` keeps
+ * PostgreSQL from merging a layer into the next, where every use of a column
+ * would compute its hashes and logarithms again.
  */
-const CUSTOMER_PROFILE = `
-  SELECT g AS id,
-         p.orders,
-         p.spend,
-         $3::timestamptz - interval '1 second' * floor(94608000 * power(${uniform('g', 5)}, 1.3)) AS signup_at,
-         ${byCountry(uniform('g', 1), (c) => pgp.as.format('$1', [c.code]))} AS country,
-         ${byCountry(uniform('g', 1), (c) => pick(c.cities, uniform('g', 6)))} AS city,
-         ${byCountry(uniform('g', 1), (c) => pgp.as.format('$1', [c.currency]))} AS currency
-  FROM generate_series($1::bigint, $2::bigint) AS g
-  CROSS JOIN LATERAL (
-    SELECT least(400, floor(1.75 * power(1 - ${uniform('g', 2)}, -0.62)) - 1)::int AS orders
-  ) AS n
-  CROSS JOIN LATERAL (
-    SELECT n.orders, exp(4.5 + 0.6 * ln(1 + n.orders) + 0.8 * ${normal('g', 3)}) AS spend
-  ) AS p`;
 
-/** Customers numbered `from`..`to`; returns how many were new. */
+/** Per customer number: the values both the customers and the orders need. */
+const CUSTOMER_PROFILE = `
+  SELECT n.*,
+         exp(4.5 + 0.6 * ln(1 + n.orders) + 0.8 * ${normal('n.u_spend1', 'n.u_spend2')}) AS spend,
+         $3::timestamptz - interval '1 second' * floor(94608000 * power(n.u_signup, 0.8)) AS signup_at,
+         ${byCountry('n.u_country', (c) => pgp.as.format('$1', [c.code]))} AS country,
+         ${byCountry('n.u_country', (c) => pick(c.cities, 'n.u_city'))} AS city,
+         ${byCountry('n.u_country', (c) => pgp.as.format('$1', [c.currency]))} AS currency
+  FROM (
+    SELECT u.*, least(400, floor(1.75 * power(1 - u.u_orders, -0.62)) - 1)::int AS orders
+    FROM (
+      SELECT g AS id,
+             ${uniform('g', 1)} AS u_country, ${uniform('g', 2)} AS u_orders, ${uniformPositive('g', 3)} AS u_spend1,
+             ${uniform('g', 4)} AS u_spend2, ${uniform('g', 5)} AS u_signup, ${uniform('g', 6)} AS u_city,
+             ${uniform('g', 7)} AS u_name, ${uniform('g', 8)} AS u_age1, ${uniform('g', 9)} AS u_age2,
+             ${uniform('g', 10)} AS u_plan
+      FROM generate_series($1::bigint, $2::bigint) AS g
+      OFFSET 0
+    ) AS u
+    OFFSET 0
+  ) AS n
+  OFFSET 0`;
+
+/** Customers numbered `from`..`to`; returns how many were inserted. */
 export async function insertDemoCustomers(
   db: Queryable,
   table: DemoTable,
   from: number,
   to: number,
   anchor: Date,
+  skipExisting = true,
 ): Promise<number> {
   const result = await db.result(
     `INSERT INTO $4:name.$5:name
        (id, email, first_name, country, city, lifetime_value, signup_at, vip, age, plan)
-     SELECT c.id,
-            lower(c.first_name) || '.' || c.id || '@example.com',
-            c.first_name, c.country, c.city, c.lifetime_value, c.signup_at,
-            c.lifetime_value >= 5000,
-            18 + floor(67 * power((${uniform('c.id', 8)} + ${uniform('c.id', 9)}) / 2, 1.4))::int,
-            CASE WHEN c.lifetime_value >= 20000 OR ${uniform('c.id', 10)} < 0.03 THEN 'enterprise'
-                 WHEN ${uniform('c.id', 10)} < 0.15 THEN 'pro'
-                 WHEN ${uniform('c.id', 10)} < 0.40 THEN 'basic'
+     SELECT c.id, lower(c.first_name) || '.' || c.id || '@example.com', c.first_name, c.country, c.city,
+            c.lifetime_value, c.signup_at, c.lifetime_value >= 5000,
+            18 + floor(67 * power((c.u_age1 + c.u_age2) / 2, 1.4))::int,
+            CASE WHEN c.lifetime_value >= 20000 OR c.u_plan < 0.03 THEN 'enterprise'
+                 WHEN c.u_plan < 0.15 THEN 'pro'
+                 WHEN c.u_plan < 0.40 THEN 'basic'
                  ELSE 'free' END
      FROM (
-       SELECT profile.*,
-              ${pick(FIRST_NAMES, uniform('profile.id', 7))} AS first_name,
-              least(round((profile.orders * profile.spend)::numeric, 2), 9999999999.99) AS lifetime_value
-       FROM (${CUSTOMER_PROFILE}) AS profile
+       SELECT p.*, ${pick(FIRST_NAMES, 'p.u_name')} AS first_name,
+              least(round((p.orders * p.spend)::numeric, 2), 9999999999.99) AS lifetime_value
+       FROM (${CUSTOMER_PROFILE}) AS p
+       OFFSET 0
      ) AS c
-     ON CONFLICT DO NOTHING`,
-    [from, to, anchor, table.namespace, table.tableName],
+     $6:raw`,
+    [from, to, anchor, table.namespace, table.tableName, skipExisting ? 'ON CONFLICT DO NOTHING' : ''],
   );
   return result.rowCount;
 }
 
-/** The orders of customers `from`..`to` (id = customer × 1000 + n); returns how many were new. */
+/** The orders of customers `from`..`to` (id = customer × 1000 + n); returns how many were inserted. */
 export async function insertDemoOrders(
   db: Queryable,
   table: DemoTable,
   from: number,
   to: number,
   anchor: Date,
+  skipExisting = true,
 ): Promise<number> {
-  const order = 'o.id';
   const result = await db.result(
     `INSERT INTO $4:name.$5:name (id, customer_id, amount, currency, status, created_at)
      SELECT o.id, o.customer_id,
-            least(round((o.spend * exp(0.4 * ${normal(order, 1)}))::numeric, 2), 99999999.99),
+            least(round((o.spend * exp(0.4 * ${normal('o.u_amount1', 'o.u_amount2')}))::numeric, 2), 99999999.99),
             o.currency,
-            CASE WHEN ${uniform(order, 3)} < 0.82 THEN 'completed'
-                 WHEN ${uniform(order, 3)} < 0.90 THEN 'pending'
-                 WHEN ${uniform(order, 3)} < 0.95 THEN 'refunded'
+            CASE WHEN o.u_status < 0.82 THEN 'completed'
+                 WHEN o.u_status < 0.90 THEN 'pending'
+                 WHEN o.u_status < 0.95 THEN 'refunded'
                  ELSE 'cancelled' END,
-            -- between signup and the anchor, leaning towards recent
-            o.signup_at + ($3::timestamptz - o.signup_at) * power(${uniform(order, 4)}, 0.6)
+            -- between the customer's signup and the anchor
+            o.signup_at + ($3::timestamptz - o.signup_at) * o.u_time
      FROM (
-       SELECT profile.id * 1000 + j AS id, profile.id AS customer_id, profile.spend, profile.currency,
-              profile.signup_at
-       FROM (${CUSTOMER_PROFILE}) AS profile
-       CROSS JOIN LATERAL generate_series(1, profile.orders) AS j
+       SELECT o.*, ${uniformPositive('o.id', 1)} AS u_amount1, ${uniform('o.id', 2)} AS u_amount2,
+              ${uniform('o.id', 3)} AS u_status, ${uniform('o.id', 4)} AS u_time
+       FROM (
+         SELECT p.id * 1000 + j AS id, p.id AS customer_id, p.spend, p.currency, p.signup_at
+         FROM (${CUSTOMER_PROFILE}) AS p
+         CROSS JOIN LATERAL generate_series(1, p.orders) AS j
+       ) AS o
+       OFFSET 0
      ) AS o
-     ON CONFLICT DO NOTHING`,
-    [from, to, anchor, table.namespace, table.tableName],
+     $6:raw`,
+    [from, to, anchor, table.namespace, table.tableName, skipExisting ? 'ON CONFLICT DO NOTHING' : ''],
   );
   return result.rowCount;
 }
 
-/** Indexes the demo segments filter and join on; kept if they exist. */
-export async function createDemoIndexes(db: Queryable, customers: DemoTable, orders: DemoTable): Promise<void> {
-  const indexes: [DemoTable, string][] = [
-    [orders, 'customer_id'],
-    [orders, 'created_at'],
-    [customers, 'country'],
-    [customers, 'lifetime_value'],
-  ];
-  for (const [table, column] of indexes) {
+/** Indexes on the columns demo segments filter and join on (kept if they exist), then fresh statistics. */
+export async function indexDemoTable(db: Queryable, table: DemoTable, columns: readonly string[]): Promise<void> {
+  for (const column of columns) {
     await db.none('CREATE INDEX IF NOT EXISTS $3:name ON $1:name.$2:name ($4:name)', [
       table.namespace,
       table.tableName,
@@ -182,8 +190,7 @@ export async function createDemoIndexes(db: Queryable, customers: DemoTable, ord
       column,
     ]);
   }
-  await db.none('ANALYZE $1:name.$2:name', [customers.namespace, customers.tableName]);
-  await db.none('ANALYZE $1:name.$2:name', [orders.namespace, orders.tableName]);
+  await db.none('ANALYZE $1:name.$2:name', [table.namespace, table.tableName]);
 }
 
 export async function countDemoRows(db: Queryable, table: DemoTable): Promise<number> {

@@ -91,8 +91,15 @@ function typeEncoder(field: FieldDefinition): (value: unknown) => string | Value
 /** PostgreSQL text cannot hold NUL, and a lone UTF-16 surrogate has no UTF-8 form. */
 function textProblem(value: string): ValueProblem | null {
   if (value.includes('\u0000')) return new ValueProblem('must not contain the NUL character (\\u0000)');
-  if (LONE_SURROGATE.test(value)) return new ValueProblem('must not contain unpaired UTF-16 surrogates');
+  if (!isWellFormed(value)) return new ValueProblem('must not contain unpaired UTF-16 surrogates');
   return null;
+}
+
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+
+/** No lone surrogates (String.prototype.isWellFormed where the runtime has it: Node 20 does). */
+function isWellFormed(value: string): boolean {
+  return nativeIsWellFormed ? nativeIsWellFormed.call(value) : !LONE_SURROGATE.test(value);
 }
 
 function codePoints(value: string): number {
@@ -125,6 +132,8 @@ function encodeNumeric(value: unknown, precision: number | null, scale: number |
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return new ValueProblem('must be a finite number');
     text = String(value);
+    // Well inside the range, rounding cannot overflow: skip the digit count.
+    if (precision === null || Math.abs(value) < 10 ** (precision - (scale ?? 0)) - 1) return text;
   } else if (typeof value === 'string') {
     text = value;
   } else {
@@ -203,11 +212,12 @@ function encodeTimestamp(value: unknown): string | ValueProblem {
   return value;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function isCalendarDate(year: number, month: number, day: number): boolean {
   if (year < 1 || month < 1 || month > 12 || day < 1) return false;
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
-  return day <= days;
+  if (month === 2 && day === 29) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return day <= DAYS_IN_MONTH[month - 1]!;
 }
 
 function encodeJson(value: unknown): string | ValueProblem {
@@ -266,16 +276,20 @@ export interface EncodedRows {
   /** One COPY text line per row, without its line end. */
   lines: string[];
   /**
-   * For each primary-key or unique constraint: its fields and, per row, their
-   * canonical texts (null where a value is NULL), to look up existing rows.
+   * For the primary key and each unique field: its fields and, per field, the
+   * canonical text of every row (null for NULL), to look up existing rows.
    */
   keys: RowKey[];
 }
 
 export interface RowKey {
   fields: FieldDefinition[];
-  values: (string | null)[][];
+  /** `columns[f][row]`: the value of `fields[f]` in each row. */
+  columns: (string | null)[][];
 }
+
+/** Types whose text may hold COPY's special characters. */
+const ESCAPED_TYPES: ReadonlySet<string> = new Set(['text', 'varchar', 'jsonb']);
 
 /**
  * Checks a JSON body's rows against `fields` and encodes them. Every problem
@@ -289,8 +303,9 @@ export function encodeJsonRows(fields: readonly FieldDefinition[], rows: unknown
     throw Invalid.at('rows', `at most ${MAX_JSON_ROWS} rows per request (send more in several requests, or as CSV)`);
   }
   const encoders = fields.map(encoderFor);
+  const escaped = fields.map((f) => ESCAPED_TYPES.has(f.dataType));
   const known = new Set(fields.map((f) => f.name));
-  const keys = keyConstraints(fields);
+  const keys = keyConstraints(fields, rows.length);
   const seen = keys.map(() => new Map<string, number>());
   const lines: string[] = new Array<string>(rows.length);
   const details: ErrorDetail[] = [];
@@ -303,59 +318,80 @@ export function encodeJsonRows(fields: readonly FieldDefinition[], rows: unknown
       continue;
     }
     let rowIsValid = true;
-    for (const key of Object.keys(row)) {
-      if (!known.has(key)) {
-        details.push({ path: `rows[${index}].${key}`, message: 'unknown field' });
-        rowIsValid = false;
-      }
-    }
-    let line = '';
+    let present = 0;
     for (let f = 0; f < fields.length; f++) {
       const field = fields[f]!;
-      const text = encoders[f]!(row[field.name]);
+      const value = row[field.name];
+      if (value !== undefined) present++;
+      const text = encoders[f]!(value);
       if (text instanceof ValueProblem) {
         details.push({ path: `rows[${index}].${field.name}`, message: text.message });
         rowIsValid = false;
-      } else if (text === null && !field.isNullable) {
-        const why = field.isPrimaryKey ? 'primary key' : 'not nullable';
-        details.push({ path: `rows[${index}].${field.name}`, message: `required (${why})` });
-        rowIsValid = false;
+        texts[f] = null;
+      } else {
+        if (text === null && !field.isNullable) {
+          const why = field.isPrimaryKey ? 'primary key' : 'not nullable';
+          details.push({ path: `rows[${index}].${field.name}`, message: `required (${why})` });
+          rowIsValid = false;
+        }
+        texts[f] = text;
       }
-      const value = text instanceof ValueProblem ? null : text;
-      texts[f] = value;
-      line += (f === 0 ? '' : '\t') + copyText(value);
+    }
+    // Only count keys when some were not fields (cheaper than checking each).
+    if (present !== Object.keys(row).length) {
+      for (const key of Object.keys(row)) {
+        if (!known.has(key)) details.push({ path: `rows[${index}].${key}`, message: 'unknown field' });
+      }
+      rowIsValid = rowIsValid && Object.keys(row).every((key) => known.has(key));
     }
     if (!rowIsValid) continue;
+
+    let line = '';
+    for (let f = 0; f < fields.length; f++) {
+      const text = texts[f]!;
+      const column = text === null ? '\\N' : escaped[f] ? copyText(text) : text;
+      line = f === 0 ? column : `${line}\t${column}`;
+    }
     lines[index] = line;
-    keys.forEach((key, k) => {
-      const values = key.positions.map((p) => texts[p] ?? null);
-      key.values.push(values);
-      if (values.includes(null)) return;
-      const identity = values.map((v, i) => canonicalKey(key.fields[i]!, v!)).join('\u0000');
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      let identity = '';
+      let complete = true;
+      for (let c = 0; c < key.positions.length; c++) {
+        const text = texts[key.positions[c]!] ?? null;
+        key.columns[c]![index] = text;
+        if (text === null) complete = false;
+        else identity = c === 0 ? canonicalKey(key.fields[c]!, text) : `${identity}\u0000${canonicalKey(key.fields[c]!, text)}`;
+      }
+      if (!complete) continue;
       const first = seen[k]!.get(identity);
       if (first === undefined) {
         seen[k]!.set(identity, index);
-        return;
+        continue;
       }
-      const what = key.fields[0]!.isPrimaryKey ? 'primary key' : 'value of a unique field';
+      const what = k === 0 ? 'primary key' : 'value of a unique field';
       details.push({
         path: `rows[${index}].${key.fields.map((kf) => kf.name).join('+')}`,
         message: `duplicate ${what} in this request (same as rows[${first}])`,
       });
-    });
+    }
   }
   Invalid.throwIfAny(details);
-  return { lines, keys: keys.map(({ fields: keyFields, values }) => ({ fields: keyFields, values })) };
+  return { lines, keys: keys.map(({ fields: keyFields, columns }) => ({ fields: keyFields, columns })) };
 }
 
-/** The primary key (one constraint, maybe composite) and each unique field. */
-function keyConstraints(fields: readonly FieldDefinition[]): (RowKey & { positions: number[] })[] {
+/** The primary key (one constraint, maybe composite) first, then each other unique field. */
+function keyConstraints(fields: readonly FieldDefinition[], rowCount: number): (RowKey & { positions: number[] })[] {
   const primary = fields.flatMap((f, i) => (f.isPrimaryKey ? [i] : []));
   const keys = [primary];
   fields.forEach((f, i) => {
     if (f.isUnique && !(primary.length === 1 && primary[0] === i)) keys.push([i]);
   });
-  return keys.map((positions) => ({ positions, fields: positions.map((p) => fields[p]!), values: [] }));
+  return keys.map((positions) => ({
+    positions,
+    fields: positions.map((p) => fields[p]!),
+    columns: positions.map(() => new Array<string | null>(rowCount).fill(null)),
+  }));
 }
 
 function canonicalKey(field: FieldDefinition, text: string): string {
@@ -410,13 +446,15 @@ function splitHeader(bytes: Uint8Array): string[] {
         i++;
       } else inQuote = false;
     } else if (c === '"') {
+      if (!quoted && current.trim() === '') current = '';
       inQuote = true;
       quoted = true;
     } else if (c === ',') {
       columns.push(quoted ? current : current.trim());
       current = '';
       quoted = false;
-    } else {
+    } else if (!(quoted && (c === ' ' || c === '\t'))) {
+      // (spaces around a quoted name are not part of it)
       current += c;
     }
   }

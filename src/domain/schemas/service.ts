@@ -15,7 +15,7 @@ import {
   type EncodedRows,
 } from './rows.js';
 import type { Db } from '../../sql/db.js';
-import { countDemoRows, createDemoIndexes, insertDemoCustomers, insertDemoOrders } from '../../sql/demo.js';
+import { countDemoRows, indexDemoTable, insertDemoCustomers, insertDemoOrders, type DemoTable } from '../../sql/demo.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../sql/pg-errors.js';
 import {
   alterDataTable,
@@ -520,25 +520,32 @@ export async function seedDemo(db: Db, tenant: Tenant, options: DemoSeedOptions)
     throw Invalid.at('customers', `must be an integer from 0 to ${MAX_DEMO_CUSTOMERS}`);
   }
   const anchor = options.anchor ?? startOfUtcDay(new Date());
+  // Check both before creating either, so that a misfit leaves nothing behind.
+  for (const definition of [DEMO_CUSTOMERS, DEMO_ORDERS]) {
+    const existing = await findBaseSchemaByName(db, tenant.id, definition.name);
+    if (existing) refuseMisfit(existing, definition);
+  }
   const customerSchema = await demoSchema(db, tenant, DEMO_CUSTOMERS);
   const orderSchema = await demoSchema(db, tenant, DEMO_ORDERS);
-  const customers = { namespace: tenant.namespace, tableName: customerSchema.tableName };
-  const orders = { namespace: tenant.namespace, tableName: orderSchema.tableName };
-
-  return db.tx('seed demo', async (t) => {
-    let newCustomers = 0;
-    let newOrders = 0;
-    for (let from = 1; from <= n; from += DEMO_BATCH) {
-      const to = Math.min(n, from + DEMO_BATCH - 1);
-      newCustomers += await insertDemoCustomers(t, customers, from, to, anchor);
-      newOrders += await insertDemoOrders(t, orders, from, to, anchor);
-    }
-    await createDemoIndexes(t, customers, orders);
-    return {
-      customers: { schema: customerSchema, inserted: newCustomers, total: await countDemoRows(t, customers) },
-      orders: { schema: orderSchema, inserted: newOrders, total: await countDemoRows(t, orders) },
-    };
-  });
+  const fill = (schema: BaseSchemaRecord, insert: typeof insertDemoCustomers, indexed: readonly string[]) =>
+    db.tx(`seed demo ${schema.name}`, async (t) => {
+      const table: DemoTable = { namespace: tenant.namespace, tableName: schema.tableName };
+      await lockTableForLoad(t, table.namespace, table.tableName);
+      // Into an empty table nothing can collide: skip the conflict checks.
+      const skipExisting = await tableHasRows(t, table.namespace, table.tableName);
+      let inserted = 0;
+      for (let from = 1; from <= n; from += DEMO_BATCH) {
+        inserted += await insert(t, table, from, Math.min(n, from + DEMO_BATCH - 1), anchor, skipExisting);
+      }
+      await indexDemoTable(t, table, indexed);
+      return { schema, inserted, total: await countDemoRows(t, table) };
+    });
+  // Orders derive from the customer number, not from customer rows: both fill at once (one core each).
+  const [customers, orders] = await Promise.all([
+    fill(customerSchema, insertDemoCustomers, ['country', 'lifetime_value']),
+    fill(orderSchema, insertDemoOrders, ['customer_id', 'created_at']),
+  ]);
+  return { customers, orders };
 }
 
 function startOfUtcDay(now: Date): Date {
@@ -546,11 +553,7 @@ function startOfUtcDay(now: Date): Date {
 }
 
 /** The tenant's schema of that name when its fields fit the demo data; created when missing. */
-async function demoSchema(
-  db: Db,
-  tenant: Tenant,
-  definition: typeof DEMO_CUSTOMERS | typeof DEMO_ORDERS,
-): Promise<BaseSchemaRecord> {
+async function demoSchema(db: Db, tenant: Tenant, definition: DemoDefinition): Promise<BaseSchemaRecord> {
   let schema = await findBaseSchemaByName(db, tenant.id, definition.name);
   if (!schema) {
     try {
@@ -562,6 +565,13 @@ async function demoSchema(
       if (!schema) throw error;
     }
   }
+  refuseMisfit(schema, definition);
+  return schema;
+}
+
+type DemoDefinition = typeof DEMO_CUSTOMERS | typeof DEMO_ORDERS;
+
+function refuseMisfit(schema: BaseSchemaRecord, definition: DemoDefinition): void {
   const byName = new Map(schema.fields.map((f) => [f.name, f]));
   const misfits = definition.fields.filter((f) => byName.get(f.name)?.dataType !== f.dataType);
   if (misfits.length > 0) {
@@ -569,5 +579,4 @@ async function demoSchema(
       `schema "${definition.name}" exists but does not fit the demo data (fields ${misfits.map((f) => f.name).join(', ')})`,
     );
   }
-  return schema;
 }

@@ -107,7 +107,7 @@ export function validateCreateBaseSchema(input: unknown): BaseSchemaDraft {
   });
   if (inputs.length > 0) checkFieldSet(inputs, fields, details);
 
-  Invalid.throwIfAny(details);
+  Invalid.throwIfAny(inFieldOrder(details));
   return {
     name: name!,
     displayName: displayName ?? name!,
@@ -143,7 +143,7 @@ export function validateUpdateBaseSchema(current: BaseSchemaRecord, input: unkno
   };
   if (input.fields !== undefined) change = planFieldChanges(current, readFieldList(input.fields, details, true), details);
 
-  Invalid.throwIfAny(details);
+  Invalid.throwIfAny(inFieldOrder(details));
   return {
     displayName: displayName === undefined ? current.displayName : (displayName ?? current.name),
     description: description === undefined ? current.description : description,
@@ -318,17 +318,19 @@ function planFieldChanges(
       claims.set(field.renameFrom, index);
     }
   });
+  const renamedAway = new Map(claims);
   inputs.forEach((field, index) => {
     if (!field?.name || field.renameFrom || !currentByName.has(field.name)) return;
-    const other = claims.get(field.name);
-    if (other !== undefined) {
+    const renamer = renamedAway.get(field.name);
+    if (renamer !== undefined) {
       details.push({
         path: `fields[${index}].name`,
-        message: `field "${field.name}" is also renamed by fields[${other}]; list it once`,
+        message: `field "${field.name}" is also renamed by fields[${renamer}]; list it once`,
       });
-    } else {
+    } else if (!claims.has(field.name)) {
       claims.set(field.name, index);
     }
+    // A second entry under the same name is reported as a duplicate name.
   });
 
   const fields: FieldDefinition[] = [];
@@ -518,6 +520,12 @@ function rejectUnknownKeys(
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) details.push({ path: path ? `${path}.${key}` : key, message: 'unknown key' });
   }
+}
+
+/** Problems of the schema first, then field by field (a stable sort keeps each field's own order). */
+function inFieldOrder(details: ErrorDetail[]): ErrorDetail[] {
+  const fieldIndex = (path: string) => Number(/^fields\[(\d+)\]/.exec(path)?.[1] ?? -1);
+  return [...details].sort((a, b) => fieldIndex(a.path) - fieldIndex(b.path));
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
