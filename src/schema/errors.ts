@@ -64,8 +64,8 @@ export function toPublicError(error: unknown): GraphQLError {
   if (original instanceof GraphQLError && typeof original.extensions?.code === 'string') {
     return located(original);
   }
-  if (error instanceof GraphQLError && !error.originalError) {
-    // Parse and validation errors of the document itself.
+  if (error instanceof GraphQLError && isRequestError(error)) {
+    // The document or its variables: parse, validation and coercion errors.
     return error.extensions?.code ? error : located(publicError('BAD_USER_INPUT', error.message));
   }
   if (isQueryCanceled(original)) {
@@ -75,6 +75,19 @@ export function toPublicError(error: unknown): GraphQLError {
     return located(publicError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly'));
   }
   return located(publicError('INTERNAL_SERVER_ERROR', 'Unexpected error.'));
+}
+
+/**
+ * An error graphql-js raised about the request itself: nothing but GraphQL
+ * errors down its chain (a variable's coercion error wraps the field's).
+ */
+function isRequestError(error: GraphQLError): boolean {
+  let cause: unknown = error.originalError;
+  while (cause !== undefined && cause !== null) {
+    if (!(cause instanceof GraphQLError)) return false;
+    cause = cause.originalError;
+  }
+  return true;
 }
 
 /** True when `toPublicError` hid the cause: such errors are logged. */
