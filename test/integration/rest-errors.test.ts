@@ -9,6 +9,7 @@ import { canRead, isAdmin } from '../../src/schema/rules.js';
 import type { ShieldRule } from '../../src/schema/shield-plugin.js';
 import { startTestGateway, uniqueTenant, type TestGateway } from '../support/gateway.js';
 import { TcpProxy } from '../support/proxy.js';
+import { restCall, type RestResponse } from '../support/rest.js';
 
 interface ErrorBody {
   error: { code: string; message: string; status: number; details?: Array<{ path: string; message: string }> };
@@ -19,23 +20,12 @@ let keys: Record<Role, string>;
 let tenant: string;
 let schemaId: string;
 
-async function rest<T = ErrorBody>(
+function rest<T = ErrorBody>(
   method: string,
   path: string,
   options: { key?: string | null; json?: unknown; body?: string; headers?: Record<string, string>; base?: string } = {},
-): Promise<{ status: number; headers: Headers; body: T; text: string }> {
-  const key = options.key === undefined ? keys.admin : options.key;
-  const response = await fetch(`${options.base ?? gw.url}${path}`, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...options.headers,
-    },
-    body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T, text };
+): Promise<RestResponse<T>> {
+  return restCall<T>(options.base ?? gw.url, options.key === undefined ? keys.admin : options.key, method, path, options);
 }
 
 /** The envelope, exactly: `{"error":{"code","message","status","details"?}}` and nothing else. */

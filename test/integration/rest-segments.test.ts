@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/domain/keys.js';
 import { gql, startTestGateway, uniqueTenant, type GraphQLResponse, type TestGateway } from '../support/gateway.js';
+import { restCall, type RestResponse } from '../support/rest.js';
 
 interface Segment {
   id: string;
@@ -21,23 +22,12 @@ let gw: TestGateway;
 let keys: Record<Role, string>;
 let customersId: string;
 
-async function rest<T = Record<string, unknown>>(
+function rest<T = Record<string, unknown>>(
   method: string,
   path: string,
   options: { key?: string | null; json?: unknown; body?: string; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Headers; body: T; text: string }> {
-  const key = options.key === undefined ? keys.admin : options.key;
-  const response = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...options.headers,
-    },
-    body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T, text };
+): Promise<RestResponse<T>> {
+  return restCall<T>(gw.url, options.key === undefined ? keys.admin : options.key, method, path, options);
 }
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
