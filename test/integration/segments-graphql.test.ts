@@ -235,6 +235,13 @@ describe('segments through GraphQL', () => {
     }
   });
 
+  it('joins and filters are echoed exactly as they were sent, key order included', async () => {
+    const filters = [{ value: 10000, operator: '>', field: 'lifetime_value' }, { any: [{ field: 'country', operator: 'eq', value: 'US' }] }];
+    const created = await create({ name: 'echoed', baseSchemaId: schemas.customers, filters });
+    expect(JSON.stringify(created.data!.createSegment.segment.filters)).toBe(JSON.stringify(filters));
+    await gql(gw.url, keys.editor, 'mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }', { id: created.data!.createSegment.segment.id });
+  });
+
   it('node(id) takes the same prefixed ids as REST', async () => {
     const created = await create({ name: 'noded', baseSchemaId: schemas.customers });
     const id = created.data!.createSegment.segment.id;

@@ -46,8 +46,9 @@ CREATE TABLE segments (
   status             text NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'active', 'paused', 'archived')),
   entity_type        text NOT NULL DEFAULT 'customer',
   base_schema_id     text NOT NULL,
-  joins              jsonb NOT NULL DEFAULT '[]',
-  filters            jsonb NOT NULL DEFAULT '[]',
+  -- json, not jsonb: definitions are echoed exactly as they were sent
+  joins              json NOT NULL DEFAULT '[]',
+  filters            json NOT NULL DEFAULT '[]',
   view_name          text NOT NULL,
   customer_count     bigint NOT NULL DEFAULT 0,
   last_refreshed_at  timestamptz,
