@@ -17,13 +17,13 @@ export interface OpenedDatabase {
 /** The database the server and the CLI use: DATABASE_URL, or the embedded one in DATA_DIR. */
 export async function openDatabase(config: Config): Promise<OpenedDatabase> {
   if (config.databaseUrl !== null) {
-    const database = connectDatabase({ url: config.databaseUrl, max: config.dbPoolMax });
+    const database = connectDatabase({ url: config.databaseUrl, max: config.dbPoolMax, heavyMax: config.heavyPoolMax });
     return { database, embedded: null, authSecret: config.authSecret!, close: () => database.close() };
   }
   await mkdir(config.dataDir, { recursive: true });
   const authSecret = config.authSecret ?? (await embeddedAuthSecret(config.dataDir));
   const embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'pgdata'));
-  // PGlite is a single session: one connection, or transactions would interleave.
+  // PGlite is a single session: one connection (and no heavy pool), or transactions would interleave.
   const database = connectDatabase({ url: embedded.url, max: 1 });
   return {
     database,

@@ -8,8 +8,12 @@ import { createTenant, getTenant } from './domain/tenants.js';
 import type { Logger } from './logger.js';
 import type { Services } from './schema/context.js';
 import { createApp, type App } from './server/app.js';
+import { recordQuery, trackPools } from './server/metrics.js';
+import { createRateLimiter } from './server/rate-limit.js';
+import { scheduleIdempotencyPurge } from './domain/idempotency.js';
 import { openDatabase } from './database.js';
 import { migrate } from './sql/migrate.js';
+import { observeQueries } from './sql/db.js';
 
 export const DEMO_TENANT = 'demo';
 /** Enough rows to make the demo segments interesting, few enough for a fast first start. */
@@ -31,6 +35,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const opened = await openDatabase(config);
   const { database, embedded, authSecret } = opened;
   if (embedded) logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL started');
+  const rateLimiter = createRateLimiter(config.rateLimit, logger);
   try {
     const { applied } = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
@@ -38,8 +43,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       logger.warn({ err }, 'could not record key use'),
     );
     const loadTarget = { db: database.db, ...(embedded ? { pglite: embedded.pglite } : {}) };
-    const services: Services = { config, database, loadTarget, keys, logger, authSecret };
+    const services: Services = { config, database, loadTarget, keys, logger, authSecret, rateLimiter };
 
+    const stopPurge = scheduleIdempotencyPurge(database.db, (err) =>
+      logger.warn({ err }, 'could not purge expired idempotency keys'),
+    );
     const demoKey = embedded ? await firstStartDemo(services) : null;
     const graphiqlHeaders = embedded ? await localDemoHeaders(config) : undefined;
     const app = createApp(services, { graphiqlHeaders });
@@ -53,16 +61,23 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     const port = address && typeof address === 'object' ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
+    const untrackPools = trackPools(database);
+    const unobserveQueries = observeQueries(recordQuery);
     let stopping: Promise<void> | null = null;
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
+        stopPurge();
         await closeServer(server, config.shutdownTimeoutMs);
+        await rateLimiter?.close();
+        untrackPools();
+        unobserveQueries();
         await opened.close();
       })();
       return stopping;
     };
     return { url, app, services, server, demoKey, stop };
   } catch (error) {
+    await rateLimiter?.close();
     await opened.close().catch(() => {});
     throw error;
   }

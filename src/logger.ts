@@ -1,13 +1,14 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
 /**
  * Structured JSON logs. Secrets never reach a log line: the headers that
- * carry keys are redacted wherever they appear.
+ * carry keys are redacted wherever they appear. `destination` is stdout
+ * unless given (tests read the lines).
  */
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: 'segment-gateway' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -23,5 +24,6 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

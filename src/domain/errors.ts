@@ -75,6 +75,11 @@ export class QueryTimeout extends DomainError {
   readonly code = 'QUERY_TIMEOUT';
 }
 
+/** Too many requests of one kind from one API key in the current window. */
+export class RateLimited extends DomainError {
+  readonly code = 'RATE_LIMITED';
+}
+
 export class Unavailable extends DomainError {
   readonly code = 'SERVICE_UNAVAILABLE';
 }

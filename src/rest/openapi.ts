@@ -537,6 +537,14 @@ const ERROR_RESPONSES: Record<number, string> = {
   503: 'ServiceUnavailable',
 };
 
+/** Sent on every counted request; `Retry-After` only with a 429. */
+const RATE_LIMIT_HEADERS: Json = {
+  'RateLimit-Limit': { $ref: '#/components/headers/RateLimitLimit' },
+  'RateLimit-Remaining': { $ref: '#/components/headers/RateLimitRemaining' },
+  'RateLimit-Reset': { $ref: '#/components/headers/RateLimitReset' },
+  'Retry-After': { $ref: '#/components/headers/RetryAfter' },
+};
+
 const responses: Record<string, Json> = Object.fromEntries(
   Object.entries(ERROR_RESPONSES).map(([status, name]) => {
     const example = ERROR_EXAMPLES[name]!;
@@ -545,7 +553,10 @@ const responses: Record<string, Json> = Object.fromEntries(
       name,
       {
         description: `${rest.code}`,
-        headers: { 'X-Request-Id': { $ref: '#/components/headers/RequestId' } },
+        headers: {
+          'X-Request-Id': { $ref: '#/components/headers/RequestId' },
+          ...(example.code === 'RATE_LIMITED' ? RATE_LIMIT_HEADERS : {}),
+        },
         content: {
           'application/json': {
             schema: schemaRef('Error'),
@@ -627,6 +638,7 @@ const idPath = (what: string): Json => ({
   description: `${what} id`,
   schema: { type: 'string' },
 });
+const IDEMPOTENCY_KEY: Json = { $ref: '#/components/parameters/IdempotencyKey' };
 const PAGE_PARAMETERS: Json[] = [{ $ref: '#/components/parameters/Limit' }, { $ref: '#/components/parameters/Cursor' }];
 
 const CREATE_SEGMENT_EXAMPLE = {
@@ -685,6 +697,7 @@ export const openApiDocument = {
           id: 'createSegment',
           summary: 'Create a segment: its view is created and its members counted',
           roles: 'admin, editor',
+          parameters: [IDEMPOTENCY_KEY],
           body: jsonBody('CreateSegmentRequest', JSON_BODY_LIMIT, CREATE_SEGMENT_EXAMPLE),
           success: { 201: ok('The new segment', 'Segment', { ...SEGMENT_EXAMPLE, status: 'active' }) },
           errors: [400, 409, 413, 415],
@@ -805,6 +818,7 @@ export const openApiDocument = {
           id: 'createSchema',
           summary: 'Create a base schema and its table',
           roles: 'admin, editor',
+          parameters: [IDEMPOTENCY_KEY],
           body: jsonBody('CreateSchemaRequest', JSON_BODY_LIMIT, {
             name: 'customers',
             displayName: 'Customers',
@@ -865,7 +879,7 @@ export const openApiDocument = {
           id: 'loadRows',
           summary: 'Load rows: JSON `{"rows":[...]}` (up to 10,000 rows), or CSV with a header line, streamed',
           roles: 'admin, editor',
-          parameters: [idPath('Schema')],
+          parameters: [idPath('Schema'), IDEMPOTENCY_KEY],
           body: {
             required: true,
             description: `JSON up to ${ROWS_JSON_BODY_LIMIT / (1024 * 1024)} MiB, or text/csv of any size (streamed). Rows whose key already exists are skipped; one bad value rejects the whole load, reported as rows[i].field.`,
@@ -931,8 +945,23 @@ export const openApiDocument = {
         description: 'The request id: the client’s X-Request-Id when it is a sane token, else a new one',
         schema: { type: 'string' },
       },
+      RateLimitLimit: {
+        description: 'Requests of this class (read, write or heavy) the API key may make per window',
+        schema: { type: 'integer' },
+      },
+      RateLimitRemaining: { description: 'Requests of this class left in the current window', schema: { type: 'integer' } },
+      RateLimitReset: { description: 'Seconds until the current window ends', schema: { type: 'integer' } },
+      RetryAfter: { description: 'Seconds to wait before trying again', schema: { type: 'integer' } },
     },
     parameters: {
+      IdempotencyKey: {
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        description:
+          'Optional, 1 to 255 visible ASCII characters (a UUID, say). A request sent again with the same key within 24 hours gets the first one’s status and body instead of creating twice, also while the first is still running; the same key with another body is a 409. An idempotent CSV load is read whole first, so it is limited to the JSON body limit.',
+        schema: { type: 'string', minLength: 1, maxLength: 255 },
+      },
       TenantId: {
         name: 'X-Tenant-Id',
         in: 'header',

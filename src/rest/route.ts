@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { GraphQLContext } from '../schema/context.js';
+import type { RequestClass } from '../server/request-class.js';
 import type { RestOperation } from './operations.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -25,6 +26,8 @@ interface RouteBase {
   method: HttpMethod;
   /** `/api/v1/segments/{id}`: literal segments and `{param}` segments. */
   path: string;
+  /** For rate limits; by default GET is `read` and the other methods `write`. */
+  requestClass?: RequestClass;
 }
 
 export type RestRoute =

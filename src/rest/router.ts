@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import type { Services } from '../schema/context.js';
-import { authenticate } from '../server/auth.js';
-import { createContext } from '../server/context.js';
+import { admitRequest } from '../server/admission.js';
+import { classifyRestRoute } from '../server/request-class.js';
 import { sendError, sendJson } from '../server/respond.js';
 import { restErrorOf, RestError } from './errors.js';
 import { createGraphQLRunner } from './graphql.js';
@@ -46,7 +46,7 @@ export function createRestRouter(schema: GraphQLSchema, services: Services): Res
   ];
   const patterns = patternsOf(routes);
 
-  async function dispatch(req: IncomingMessage, requestId: string): Promise<RestReply> {
+  async function dispatch(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<RestReply> {
     const url = new URL(req.url ?? '/', 'http://rest.invalid');
     const pathname = url.pathname.length > 1 ? url.pathname.replace(/\/$/, '') : url.pathname;
     const match = matchPath(patterns, pathname);
@@ -65,8 +65,12 @@ export function createRestRouter(schema: GraphQLSchema, services: Services): Res
     }
     if (route.public) return route.handle();
 
-    const principal = await authenticate({ get: (name) => req.headers[name] }, services.keys);
-    const context = createContext(services, principal, requestId);
+    const context = await admitRequest(services, {
+      headers: { get: (name) => req.headers[name] },
+      requestId,
+      requestClass: classifyRestRoute(route),
+      response: res,
+    });
     return route.handle({
       req,
       params: match.params,
@@ -80,7 +84,7 @@ export function createRestRouter(schema: GraphQLSchema, services: Services): Res
     routes: routes.map(({ method, path }) => ({ method, path })),
     async handle(req, res, requestId) {
       try {
-        const reply = await dispatch(req, requestId);
+        const reply = await dispatch(req, res, requestId);
         if (reply.body === undefined) {
           res.writeHead(reply.status);
           res.end();

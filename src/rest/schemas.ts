@@ -1,4 +1,5 @@
 import { NotFound } from '../domain/errors.js';
+import { fingerprintOf, idempotentRequest } from '../domain/idempotency.js';
 import { loadCsv, readRows } from '../domain/schemas/service.js';
 import { tenantOf } from '../schema/context.js';
 import {
@@ -34,7 +35,16 @@ export function schemaRoutes(runner: GraphQLRunner): RestRoute[] {
     const id = call.params.id!;
     if (bodyKindOf(call.req, ['json', 'csv']) === 'csv') {
       await mayLoadRows(call.context);
-      const loaded = await loadCsv(call.context.services.loadTarget, tenantOf(call.context), id, bodyChunks(call.req));
+      const { idempotencyKey } = call.context;
+      // An idempotent load is fingerprinted by its bytes, so it is read whole first (up to the JSON rows' limit).
+      const whole = idempotencyKey === null ? null : await readBody(call.req, ROWS_JSON_BODY_LIMIT);
+      const loaded = await loadCsv(
+        call.context.services.loadTarget,
+        tenantOf(call.context),
+        id,
+        whole === null ? bodyChunks(call.req) : [whole],
+        idempotentRequest(idempotencyKey, 'loadCsv', { schemaId: id, csvSha256: whole && fingerprintOf(whole) }),
+      );
       return { status: 201, body: { inserted: loaded.inserted, tableName: loaded.tableName } };
     }
     const body = parseJsonObject(await readBody(call.req, ROWS_JSON_BODY_LIMIT));
@@ -58,7 +68,7 @@ export function schemaRoutes(runner: GraphQLRunner): RestRoute[] {
     { method: 'PUT', path: '/api/v1/schemas', handle: updateSchema },
     { method: 'DELETE', path: '/api/v1/schemas', handle: deleteSchema },
     { method: 'GET', path: '/api/v1/schemas/{id}', handle: getSchema },
-    { method: 'POST', path: '/api/v1/schemas/{id}/data', handle: loadData },
+    { method: 'POST', path: '/api/v1/schemas/{id}/data', requestClass: 'heavy', handle: loadData },
     { method: 'GET', path: '/api/v1/schemas/{id}/data', handle: readData },
   ];
 }

@@ -24,9 +24,10 @@ export function segmentRoutes(): RestRoute[] {
     { method: 'POST', path: '/api/v1/segments', handle: createSegment },
     { method: 'PUT', path: '/api/v1/segments', handle: updateSegment },
     { method: 'DELETE', path: '/api/v1/segments', handle: deleteSegment },
-    { method: 'POST', path: '/api/v1/segments/overlap', handle: segmentOverlap },
+    { method: 'POST', path: '/api/v1/segments/overlap', requestClass: 'heavy', handle: segmentOverlap },
     { method: 'GET', path: '/api/v1/segments/{id}', handle: getSegment },
-    { method: 'POST', path: '/api/v1/segments/{id}', handle: segmentAction },
+    // refresh and preview
+    { method: 'POST', path: '/api/v1/segments/{id}', requestClass: 'heavy', handle: segmentAction },
   ];
 }
 

@@ -2,6 +2,7 @@ import { builder } from './builder.js';
 import { tenantOf, type GraphQLContext } from './context.js';
 import { keysetConnection, type KeysetConnection } from './cursors.js';
 import { canRead, canWrite } from './rules.js';
+import { idempotentRequest } from '../domain/idempotency.js';
 import {
   countBaseSchemas,
   createBaseSchema,
@@ -138,12 +139,11 @@ builder.mutationField('createBaseSchema', (t) =>
     type: BaseSchemaPayload,
     shield: canWrite,
     args: { input: t.arg({ type: CreateBaseSchemaInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({
-      baseSchema: await createBaseSchema(ctx.services.database.db, tenantOf(ctx), {
-        ...present(input),
-        fields: input.fields.map(present),
-      }),
-    }),
+    resolve: async (_root, { input }, ctx) => {
+      const payload = { ...present(input), fields: input.fields.map(present) };
+      const idempotency = idempotentRequest(ctx.idempotencyKey, 'createBaseSchema', payload);
+      return { baseSchema: await createBaseSchema(ctx.services.database.db, tenantOf(ctx), payload, idempotency) };
+    },
   }),
 );
 
@@ -195,7 +195,14 @@ builder.mutationField('loadRows', (t) =>
       schemaId: t.arg.id({ required: true }),
       rows: t.arg({ type: ['JSON'], required: true }),
     },
-    resolve: (_root, { schemaId, rows }, ctx) => loadRows(ctx.services.loadTarget, tenantOf(ctx), schemaId, rows),
+    resolve: (_root, { schemaId, rows }, ctx) =>
+      loadRows(
+        ctx.services.loadTarget,
+        tenantOf(ctx),
+        schemaId,
+        rows,
+        idempotentRequest(ctx.idempotencyKey, 'loadRows', { schemaId, rows }),
+      ),
   }),
 );
 

@@ -4,6 +4,7 @@ import type { KeyVerifier, Principal } from '../domain/keys.js';
 import type { Tenant } from '../domain/tenants.js';
 import type { Database } from '../sql/db.js';
 import type { LoadTarget } from '../sql/schemas.js';
+import type { RateLimiter } from '../server/rate-limit.js';
 import type { Loaders } from './loaders.js';
 
 /** What the process shares with every request. */
@@ -16,6 +17,8 @@ export interface Services {
   logger: Logger;
   /** HMAC secret of API keys (minting). */
   authSecret: string;
+  /** Per-key request budgets; null when RATE_LIMIT_ENABLED is off. */
+  rateLimiter: RateLimiter | null;
 }
 
 /** One request's context, for GraphQL and for the REST shim alike. */
@@ -28,6 +31,8 @@ export interface GraphQLContext {
   tenant: Tenant | null;
   loaders: Loaders;
   logger: Logger;
+  /** The request's `Idempotency-Key`: creates with one happen once (src/domain/idempotency.ts). */
+  idempotencyKey: string | null;
 }
 
 /** The caller's tenant, for resolvers behind an authenticated rule. */

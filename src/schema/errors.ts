@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { DomainError, type ErrorDetail } from '../domain/errors.js';
-import { isConnectionFailure, isQueryCanceled } from '../sql/pg-errors.js';
+import { isConnectionFailure, isQueryCanceled, isRetryableConflict } from '../sql/pg-errors.js';
 
 /** The codes a GraphQL error may carry in `extensions.code`. */
 export type PublicErrorCode =
@@ -17,6 +17,7 @@ export type PublicErrorCode =
 
 /** The HTTP status a GraphQL response gets when an error refuses the whole request. */
 const HTTP_STATUS: Partial<Record<PublicErrorCode, number>> = {
+  BAD_USER_INPUT: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   RATE_LIMITED: 429,
@@ -70,6 +71,10 @@ export function toPublicError(error: unknown): GraphQLError {
   }
   if (isQueryCanceled(original)) {
     return located(publicError('QUERY_TIMEOUT', 'The query ran longer than the statement timeout allows'));
+  }
+  if (isRetryableConflict(original)) {
+    // Only after the bounded retries of src/sql/transactions.ts gave up.
+    return located(publicError('SERVICE_UNAVAILABLE', 'Concurrent changes kept this request from completing; retry it'));
   }
   if (isConnectionFailure(original)) {
     return located(publicError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly'));

@@ -4,6 +4,7 @@ import { tenantOf, type GraphQLContext } from './context.js';
 import { keysetConnection, type KeysetConnection } from './cursors.js';
 import { canRead, canWrite, isAuthenticated } from './rules.js';
 import { NotFound } from '../domain/errors.js';
+import { idempotentRequest } from '../domain/idempotency.js';
 import {
   createSegment,
   deleteSegment,
@@ -67,7 +68,7 @@ builder.node(SegmentRef, {
       description: 'The first members, ordered by primary key',
       args: { limit: t.arg.int({ defaultValue: DEFAULT_PREVIEW_ROWS }) },
       resolve: (s, { limit }, ctx) =>
-        previewSegment(ctx.services.database.db, tenantOf(ctx), s, limit ?? DEFAULT_PREVIEW_ROWS, ctx.services.config),
+        previewSegment(ctx.services.database.heavy, tenantOf(ctx), s, limit ?? DEFAULT_PREVIEW_ROWS, ctx.services.config),
     }),
   }),
 });
@@ -156,6 +157,18 @@ const CreateSegmentPayload = SegmentPayload('CreateSegmentPayload');
 const UpdateSegmentPayload = SegmentPayload('UpdateSegmentPayload');
 const RefreshSegmentPayload = SegmentPayload('RefreshSegmentPayload');
 
+/*
+ * Counting members reads a whole view: creates, definition changes,
+ * refreshes, previews and overlaps run on the heavy pool (HEAVY_POOL_MAX), so
+ * that they cannot take every connection from cheap reads. A create or an
+ * update stays one transaction, on that pool.
+ */
+
+/** An update that may change the definition, and so recount. */
+function recounts(input: { joins?: unknown; filters?: unknown; baseSchemaId?: unknown }): boolean {
+  return input.joins != null || input.filters != null || input.baseSchemaId != null;
+}
+
 /** GraphQL leaves absent input fields undefined; explicit nulls stay. */
 function given<T extends object>(input: T): Partial<T> {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -167,7 +180,13 @@ builder.mutationField('createSegment', (t) =>
     shield: canWrite,
     args: { input: t.arg({ type: CreateSegmentInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      segment: await createSegment(ctx.services.database.db, tenantOf(ctx), given(input), ctx.services.config),
+      segment: await createSegment(
+        ctx.services.database.heavy,
+        tenantOf(ctx),
+        given(input),
+        ctx.services.config,
+        idempotentRequest(ctx.idempotencyKey, 'createSegment', given(input)),
+      ),
     }),
   }),
 );
@@ -179,7 +198,7 @@ builder.mutationField('updateSegment', (t) =>
     args: { input: t.arg({ type: UpdateSegmentInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
       segment: await updateSegment(
-        ctx.services.database.db,
+        recounts(input) ? ctx.services.database.heavy : ctx.services.database.db,
         tenantOf(ctx),
         { ...given(input), id: input.id },
         ctx.services.config,
@@ -206,7 +225,7 @@ builder.mutationField('refreshSegment', (t) =>
     shield: canWrite,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => ({
-      segment: await refreshSegment(ctx.services.database.db, tenantOf(ctx), id, ctx.services.config),
+      segment: await refreshSegment(ctx.services.database.heavy, tenantOf(ctx), id, ctx.services.config),
     }),
   }),
 );
@@ -235,6 +254,6 @@ builder.queryField('segmentOverlap', (t) =>
     shield: canWrite,
     description: 'Exact sizes, pairwise intersections and union of 2 to 10 segments of one base schema',
     args: { ids: t.arg.idList({ required: true }) },
-    resolve: (_root, { ids }, ctx) => segmentOverlap(ctx.services.database.db, tenantOf(ctx), ids, ctx.services.config),
+    resolve: (_root, { ids }, ctx) => segmentOverlap(ctx.services.database.heavy, tenantOf(ctx), ids, ctx.services.config),
   }),
 );

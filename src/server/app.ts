@@ -3,18 +3,25 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { DomainError } from '../domain/errors.js';
 import type { GraphQLContext, Services } from '../schema/context.js';
-import { isMasked, publicError, toPublicError } from '../schema/errors.js';
+import { httpStatusOf, isMasked, publicError, toPublicError } from '../schema/errors.js';
 import { buildSchema } from '../schema/index.js';
 import { createRestRouter, REST_PREFIX } from '../rest/router.js';
 import { ping } from '../sql/db.js';
-import { authenticate } from './auth.js';
-import { createContext } from './context.js';
+import { admitRequest } from './admission.js';
+import { classifyGraphQLRequest } from './request-class.js';
 import { requestIdOf } from './request-id.js';
 import { GRAPHIQL_ASSETS_PATH, renderLocalGraphiQL, sendGraphiQLAsset } from './graphiql-assets.js';
+import { useCsrfPrevention, useResponseGuards, type ObservedOperation } from './graphql-guards.js';
+import { countLimitRefusal, metrics, metricsText, operationLabel, routeLabeler } from './metrics.js';
+import { operationLimitPlugins } from './operation-limits.js';
 import { sendError, sendJson } from './respond.js';
 
 export interface ServerContext {
   requestId: string;
+  /** The node response, for headers decided before yoga answers (rate limits). */
+  res: ServerResponse;
+  /** Filled in while yoga works, for the request's log line and metrics. */
+  observed: ObservedOperation;
 }
 
 export interface AppOptions {
@@ -42,9 +49,19 @@ query Me {
 export function createApp(services: Services, options: AppOptions = {}): App {
   const schema = buildSchema();
   const { logger, config } = services;
+  const maskedCauses = new WeakMap<GraphQLError, unknown>();
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
+    plugins: [
+      ...operationLimitPlugins({
+        limits: config.graphqlLimits,
+        introspection: config.introspection,
+        onRefused: countLimitRefusal,
+      }),
+      useCsrfPrevention(),
+      useResponseGuards({ keys: services.keys, logger, maskedCauses }),
+    ],
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
@@ -61,14 +78,19 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       isDev: false,
       maskError(error) {
         const shown = toPublicError(error);
-        if (isMasked(shown)) logger.error({ err: unwrap(error) }, 'unexpected error');
+        // Logged with its request id once the response is on its way (useResponseGuards).
+        if (isMasked(shown)) maskedCauses.set(shown, unwrap(error));
         return shown;
       },
     },
-    context: async ({ request, requestId }) => {
+    context: async ({ request, params, requestId, res }) => {
       try {
-        const principal = await authenticate(request.headers, services.keys);
-        return createContext(services, principal, requestId);
+        return await admitRequest(services, {
+          headers: request.headers,
+          requestId,
+          requestClass: classifyGraphQLRequest(params),
+          response: res,
+        });
       } catch (error) {
         throw asRequestRefusal(error);
       }
@@ -76,34 +98,58 @@ export function createApp(services: Services, options: AppOptions = {}): App {
   });
 
   const rest = createRestRouter(schema, services);
+  const restRoute = routeLabeler(rest.routes);
+
+  /** Metric labels of a request: which API, and which operation (never a raw path or id). */
+  const labelsOf = (method: string, pathname: string, observed: ObservedOperation) => {
+    if (pathname === '/graphql') return { api: 'graphql', operation: operationLabel(observed.name) };
+    if (pathname === REST_PREFIX || pathname.startsWith(`${REST_PREFIX}/`)) {
+      return { api: 'rest', operation: restRoute(method, pathname) };
+    }
+    if (['/healthz', '/readyz', '/metrics'].includes(pathname)) return { api: 'ops', operation: pathname };
+    if (pathname.startsWith(GRAPHIQL_ASSETS_PATH)) return { api: 'ops', operation: GRAPHIQL_ASSETS_PATH };
+    return { api: 'other', operation: 'unmatched' };
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = requestIdOf(req);
     const started = process.hrtime.bigint();
+    const observed: ObservedOperation = { name: null };
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+      const labels = { ...labelsOf(req.method ?? 'GET', pathname, observed), status: String(res.statusCode) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, seconds);
       logger.info(
         {
           requestId,
           method: req.method,
-          path: req.url?.split('?')[0],
+          path: pathname,
+          operation: labels.operation,
           status: res.statusCode,
-          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          durationMs: seconds * 1e3,
         },
         'request',
       );
     });
-    route(req, res, requestId).catch((error: unknown) => {
+    route(req, res, requestId, observed).catch((error: unknown) => {
       logger.error({ err: error, requestId }, 'request failed');
       if (!res.headersSent) sendError(res, 'INTERNAL_SERVER_ERROR', 'Unexpected error.');
       else res.destroy();
     });
   };
 
-  const route = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
+  const route = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    observed: ObservedOperation,
+  ): Promise<void> => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (pathname === '/graphql') {
-      await yoga.handle(req, res, { requestId });
+      await yoga.handle(req, res, { requestId, res, observed });
       return;
     }
     if (pathname.startsWith(GRAPHIQL_ASSETS_PATH) && config.graphiql) {
@@ -123,6 +169,12 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', database: ready ? 'up' : 'down' });
       return;
     }
+    if (pathname === '/metrics' && config.metrics) {
+      const { contentType, body } = await metricsText();
+      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     sendError(res, 'NOT_FOUND', `No route for ${req.method} ${pathname}`);
   };
 
@@ -132,7 +184,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
 /** An error that refuses a whole GraphQL request, with its HTTP status. */
 function asRequestRefusal(error: unknown): GraphQLError {
   if (error instanceof DomainError) {
-    const status = error.code === 'UNAUTHENTICATED' ? 401 : error.code === 'FORBIDDEN' ? 403 : undefined;
+    const status = httpStatusOf(error.code);
     return publicError(error.code, error.message, error.details, status ? { http: { status } } : {});
   }
   const shown = toPublicError(error);

@@ -4,7 +4,12 @@ import type { GraphQLContext, Services } from '../schema/context.js';
 import { createLoaders } from '../schema/loaders.js';
 
 /** The context of one authenticated request; REST and GraphQL build it alike. */
-export function createContext(services: Services, principal: Principal, requestId: string): GraphQLContext {
+export function createContext(
+  services: Services,
+  principal: Principal,
+  requestId: string,
+  idempotencyKey: string | null = null,
+): GraphQLContext {
   const tenant = { id: principal.tenantId, namespace: tenantNamespace(principal.tenantId) };
   const base = {
     requestId,
@@ -13,5 +18,5 @@ export function createContext(services: Services, principal: Principal, requestI
     tenant,
     logger: services.logger.child({ requestId, tenantId: tenant.id }),
   };
-  return { ...base, loaders: createLoaders(base) };
+  return { ...base, loaders: createLoaders(base), idempotencyKey };
 }

@@ -8,8 +8,15 @@ import type { IDatabase, IMain } from 'pg-promise';
 export const pgp: IMain = pgPromise({
   capSQL: true,
   query(event) {
-    const stats = (event.dc as ConnectionContext | undefined)?.stats;
-    if (stats) stats.queries += 1;
+    const dc = event.dc as ConnectionContext | undefined;
+    if (dc) dc.stats.queries += 1;
+    if (queryObserver) queryStarts.set(event.client, process.hrtime.bigint());
+  },
+  receive({ ctx }) {
+    observeQuery(ctx, undefined);
+  },
+  error(error, event) {
+    observeQuery(event, error);
   },
   connect(event) {
     // A connection the server ends (restart, pg_terminate_backend, a dropped
@@ -42,45 +49,110 @@ export interface DbStats {
   queries: number;
 }
 
+/** Which pool a statement ran on: `main`, or `heavy` for counts, previews, overlaps and refreshes. */
+export type PoolName = 'main' | 'heavy';
+
 interface ConnectionContext {
   stats: DbStats;
+  pool: PoolName;
 }
 
 export interface DatabaseOptions {
   url: string;
   /** Pool size. */
   max: number;
+  /**
+   * Size of a second pool for statements that read whole views (counts,
+   * previews, overlaps), so that they cannot take every connection from
+   * cheap reads. Absent: one pool serves both (the embedded database has one
+   * connection only).
+   */
+  heavyMax?: number;
   applicationName?: string;
 }
 
 export interface Database {
   db: Db;
+  /** The pool for statements that read whole views; `db` itself when there is one pool. */
+  heavy: Db;
   stats: DbStats;
+  /** Each distinct pool, for `/metrics`. */
+  pools: ReadonlyArray<{ name: PoolName; pool: Db['$pool'] }>;
   close(): Promise<void>;
 }
 
 export function connectDatabase(options: DatabaseOptions): Database {
   const stats: DbStats = { queries: 0 };
-  const context: ConnectionContext = { stats };
-  const db = pgp(
-    {
-      connectionString: options.url,
-      max: options.max,
-      application_name: options.applicationName ?? 'segment-gateway',
-      connectionTimeoutMillis: 5_000,
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-      allowExitOnIdle: true,
-    },
-    context,
-  );
+  const applicationName = options.applicationName ?? 'segment-gateway';
+  const open = (pool: PoolName, max: number, name: string): Db =>
+    pgp(
+      {
+        connectionString: options.url,
+        max,
+        application_name: name,
+        // Also bounds the wait for a free connection of a busy pool: a request
+        // gets SERVICE_UNAVAILABLE rather than hanging.
+        connectionTimeoutMillis: 5_000,
+        idleTimeoutMillis: 30_000,
+        keepAlive: true,
+        allowExitOnIdle: true,
+      },
+      { stats, pool } satisfies ConnectionContext,
+    );
+  const db = open('main', options.max, applicationName);
+  const heavy = options.heavyMax === undefined ? db : open('heavy', options.heavyMax, `${applicationName}-heavy`);
+  const pools = heavy === db ? [{ name: 'main' as const, pool: db.$pool }] : [
+    { name: 'main' as const, pool: db.$pool },
+    { name: 'heavy' as const, pool: heavy.$pool },
+  ];
   return {
     db,
+    heavy,
     stats,
+    pools,
     async close() {
-      await db.$pool.end();
+      await Promise.all(pools.map(({ pool }) => pool.end()));
     },
   };
+}
+
+/** One statement's outcome, for metrics. */
+export interface QueryObservation {
+  pool: PoolName;
+  /** The tag of the task or transaction it ran in (`create segment`), if any. */
+  task: string | null;
+  /** Null when it never reached a connection (a failed connect). */
+  seconds: number | null;
+  error: unknown;
+}
+
+let queryObserver: ((observation: QueryObservation) => void) | null = null;
+/** A connection runs one statement at a time: its start time is kept by connection. */
+const queryStarts = new WeakMap<object, bigint>();
+
+/** Sends every statement's duration and outcome to `observer` (one observer per process). */
+export function observeQueries(observer: (observation: QueryObservation) => void): () => void {
+  queryObserver = observer;
+  return () => {
+    if (queryObserver === observer) queryObserver = null;
+  };
+}
+
+function observeQuery(event: { client?: object; dc?: unknown; ctx?: { tag?: unknown } } | undefined, error: unknown): void {
+  const dc = event?.dc as ConnectionContext | undefined;
+  if (!queryObserver || !dc) return;
+  const client = event?.client;
+  const started = client ? queryStarts.get(client) : undefined;
+  // With a connection but no statement under way: a task or transaction that failed, counted by its statements.
+  if (client && started === undefined) return;
+  if (client) queryStarts.delete(client);
+  const tag = event?.ctx?.tag;
+  queryObserver({
+    pool: dc.pool,
+    task: typeof tag === 'string' ? tag : null,
+    seconds: started === undefined ? null : Number(process.hrtime.bigint() - started) / 1e9,
+    error,
+  });
 }
 
 /** Is the database answering? Used by `/readyz`. */

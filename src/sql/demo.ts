@@ -6,7 +6,7 @@ import { pgp } from './db.js';
  * that a million customers never cross the wire. Deterministic: every value
  * derives from hashes of the row number (hashint8), and every timestamp is an
  * offset from an `anchor` instant passed in; the same N and anchor give the
- * same rows. Inserts skip existing ids, so seeding again is harmless.
+ * same rows. Inserts can skip existing ids, so seeding again is harmless.
  *
  * Shapes: countries US-heavy; orders per customer Pareto-like (a quarter
  * with none, a few with hundreds, about 3 on average); order value grows with
@@ -156,7 +156,8 @@ export async function insertDemoOrders(
   const result = await db.result(
     `INSERT INTO $4:name.$5:name (id, customer_id, amount, currency, status, created_at)
      SELECT o.id, o.customer_id,
-            least(round((o.spend * exp(0.4 * ${normal('o.u_amount1', 'o.u_amount2')}))::numeric, 2), 99999999.99),
+            -- around the customer's usual spend, from half to one and a half times it
+            least(round((o.spend * (0.5 + o.u_amount))::numeric, 2), 99999999.99),
             o.currency,
             CASE WHEN o.u_status < 0.82 THEN 'completed'
                  WHEN o.u_status < 0.90 THEN 'pending'
@@ -165,8 +166,7 @@ export async function insertDemoOrders(
             -- between the customer's signup and the anchor
             o.signup_at + ($3::timestamptz - o.signup_at) * o.u_time
      FROM (
-       SELECT o.*, ${uniformPositive('o.id', 1)} AS u_amount1, ${uniform('o.id', 2)} AS u_amount2,
-              ${uniform('o.id', 3)} AS u_status, ${uniform('o.id', 4)} AS u_time
+       SELECT o.*, ${uniform('o.id', 1)} AS u_amount, ${uniform('o.id', 3)} AS u_status, ${uniform('o.id', 4)} AS u_time
        FROM (
          SELECT p.id * 1000 + j AS id, p.id AS customer_id, p.spend, p.currency, p.signup_at
          FROM (${CUSTOMER_PROFILE}) AS p

@@ -15,6 +15,11 @@ export function isForeignKeyViolation(error: unknown): boolean {
   return sqlState(error) === '23503';
 }
 
+/** A relation that is not there (a segment's view dropped by a delete that committed meanwhile). */
+export function isUndefinedTable(error: unknown): boolean {
+  return sqlState(error) === '42P01';
+}
+
 /** statement_timeout or a cancel request. */
 export function isQueryCanceled(error: unknown): boolean {
   return sqlState(error) === '57014';
@@ -32,7 +37,9 @@ export function isConnectionFailure(error: unknown): boolean {
   if (state?.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03') return true;
   if (typeof error !== 'object' || error === null) return false;
   const message = String((error as { message?: unknown }).message ?? '');
-  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(
+  // node-postgres and pg-promise say so in words: a refused, reset or lost
+  // connection, a connect (or wait for a pooled one) that timed out.
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|disconnected client|released or lost connection/i.test(
     message,
   );
 }

@@ -402,6 +402,27 @@ export async function lockTableForLoad(t: Queryable, namespace: string, tableNam
   await t.none('LOCK TABLE $1:name.$2:name IN SHARE ROW EXCLUSIVE MODE', [namespace, tableName]);
 }
 
+/**
+ * Runs `attempt` behind a savepoint: `undefined` when it failed with an error
+ * `recoverable` accepts (all of its work undone, the transaction usable).
+ */
+export async function attemptBehindSavepoint<T>(
+  t: Queryable,
+  attempt: () => Promise<T>,
+  recoverable: (error: unknown) => boolean,
+): Promise<T | undefined> {
+  await t.none('SAVEPOINT load_attempt');
+  try {
+    const result = await attempt();
+    await t.none('RELEASE SAVEPOINT load_attempt');
+    return result;
+  } catch (error) {
+    if (!recoverable(error)) throw error;
+    await t.none('ROLLBACK TO SAVEPOINT load_attempt');
+    return undefined;
+  }
+}
+
 export const STAGE_TABLE = 'load_stage';
 
 /** An empty copy of the table's columns and NOT NULLs, without its indexes, gone at commit. */
@@ -448,27 +469,41 @@ export async function findStagedDuplicate(
 }
 
 /**
- * Which of the given keys already exist in the table: the 0-based positions
- * in `values` (one array of canonical texts per row, in `fields` order).
+ * Which rows' keys already exist in the table: 0-based row positions.
+ * `columns[f][row]` is the canonical text of `fields[f]` in each row.
  */
 export async function findExistingKeys(
   t: Queryable,
   namespace: string,
   tableName: string,
   fields: readonly FieldDefinition[],
-  values: readonly (readonly (string | null)[])[],
+  columns: readonly (readonly (string | null)[])[],
 ): Promise<Set<number>> {
-  if (values.length === 0) return new Set();
-  const arrays = fields.map((_, i) => values.map((row) => row[i] ?? null));
+  if (columns.length === 0 || columns[0]!.length === 0) return new Set();
+  // One array literal per column: PostgreSQL parses a single constant instead of thousands.
+  const arrays = columns.map(arrayLiteral);
   const aliases = fields.map((_, i) => `k${i}`);
   const unnest = arrays.map((_, i) => `$${i + 4}::text[]`).join(', ');
   const matches = fields
     .map((f, i) => pgp.as.format(`x.$1:name = k.$2:name::$3:raw`, [f.name, aliases[i], columnType(f)]))
     .join(' AND ');
+  // A LATERAL ... LIMIT 1 probes the index once per key. (As EXISTS, the planner, knowing the
+  // array's length, prefers hashing the whole table: slower the larger it grows.)
   const rows = await t.any<{ n: number }>(
     `SELECT (k.n - 1)::int AS n FROM unnest(${unnest}) WITH ORDINALITY AS k($3:name, n)
-     WHERE EXISTS (SELECT 1 FROM $1:name.$2:name AS x WHERE ${matches})`,
+     CROSS JOIN LATERAL (SELECT 1 FROM $1:name.$2:name AS x WHERE ${matches} LIMIT 1) AS hit`,
     [namespace, tableName, aliases, ...arrays],
   );
   return new Set(rows.map((r) => r.n));
+}
+
+/** `{"a","b",NULL}`: the text form of a text[] (quotes and backslashes escaped). */
+function arrayLiteral(values: readonly (string | null)[]): string {
+  let text = '{';
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (i > 0) text += ',';
+    text += value === null || value === undefined ? 'NULL' : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  }
+  return `${text}}`;
 }

@@ -26,18 +26,30 @@ export interface SegmentRow {
 const COLUMNS = `tenant_id, id, name, description, status, entity_type, base_schema_id, joins, filters,
   view_name, customer_count, last_refreshed_at, version, created_at, updated_at`;
 
-export function findSegment(db: Queryable, tenantId: string, id: string, lock = false): Promise<SegmentRow | null> {
+/**
+ * Row locks that order concurrent changes of one segment: `FOR UPDATE` to
+ * change or delete it, `FOR NO KEY UPDATE` to recount it, `FOR KEY SHARE` to
+ * keep a referenced segment from being deleted while a reference to it is made.
+ */
+export type SegmentLock = 'FOR UPDATE' | 'FOR NO KEY UPDATE' | 'FOR KEY SHARE';
+
+export function findSegment(db: Queryable, tenantId: string, id: string, lock?: SegmentLock): Promise<SegmentRow | null> {
   return db.oneOrNone<SegmentRow>(
-    `SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+    `SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = $2${lock ? ` ${lock}` : ''}`,
     [tenantId, id],
   );
 }
 
-export function findSegmentsByIds(db: Queryable, tenantId: string, ids: readonly string[]): Promise<SegmentRow[]> {
-  return db.any<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[])`, [
-    tenantId,
-    ids,
-  ]);
+export function findSegmentsByIds(
+  db: Queryable,
+  tenantId: string,
+  ids: readonly string[],
+  lock?: SegmentLock,
+): Promise<SegmentRow[]> {
+  return db.any<SegmentRow>(
+    `SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[])${lock ? ` ${lock}` : ''}`,
+    [tenantId, ids],
+  );
 }
 
 export interface SegmentFilter {

@@ -132,6 +132,24 @@ describe('loading JSON rows', () => {
     expect((await readRows(db, tenant, schema.id, {})).total).toBe(0);
   });
 
+  it('aborts a load whose first rows already went into COPY, on an empty table and on one with rows', async () => {
+    const schema = await createEveryType();
+    const batch = (from: number) => {
+      const rows: Record<string, unknown>[] = Array.from({ length: 10_000 }, (_, i) => ({ id: from + i, label: `r${i}` }));
+      rows[6_500] = { id: from + 6_500, ratio: 'NaN' };
+      rows[9_250] = { id: from + 9_250, colour: 'red' };
+      return rows;
+    };
+    for (const from of [0, 100_000]) {
+      expect(await invalidDetails(loadRows(target, tenant, schema.id, batch(from)))).toEqual([
+        { path: 'rows[6500].ratio', message: 'must be a finite number' },
+        { path: 'rows[9250].colour', message: 'unknown field' },
+      ]);
+      expect((await readRows(db, tenant, schema.id, {})).total).toBe(from === 0 ? 0 : 1);
+      await loadRows(target, tenant, schema.id, [{ id: -1 }]);
+    }
+  });
+
   it('skips rows whose primary key or unique value exists, without counting them', async () => {
     const schema = await createBaseSchema(db, tenant, {
       name: schemaName('contacts'),
@@ -183,6 +201,14 @@ describe('loading JSON rows', () => {
     );
     expect(details).toEqual([{ path: 'rows[2].at', message: 'duplicate primary key or unique value in this request' }]);
     expect((await readRows(db, tenant, schema.id, {})).total).toBe(0);
+    // The same when the table has rows (the first, optimistic attempt fails, then the retry does).
+    await loadRows(target, tenant, schema.id, [{ at: '2020-01-01T00:00:00Z' }]);
+    expect(
+      await invalidDetails(
+        loadRows(target, tenant, schema.id, [{ at: '2020-01-01T00:00:00Z' }, { at: '2024-01-01T01:00:00Z' }, { at: '2024-01-01T02:00:00+01:00' }]),
+      ),
+    ).toEqual([{ path: 'rows[2].at', message: 'duplicate primary key or unique value in this request' }]);
+    expect((await readRows(db, tenant, schema.id, {})).total).toBe(1);
   });
 
   it('takes up to 10,000 rows per request', async () => {
@@ -375,6 +401,30 @@ describe('loading CSV', () => {
       { id: 5, email: null },
       { id: 6, email: null },
     ]);
+  });
+
+  it('sends the whole body again when a key turns out to exist, early or late in the body', async () => {
+    const schema = await createBaseSchema(db, tenant, {
+      name: schemaName('replay'),
+      fields: [
+        { name: 'id', dataType: 'integer', isPrimaryKey: true },
+        { name: 'note', dataType: 'text' },
+      ],
+    });
+    const body = (from: number, to: number) =>
+      csvOf(['id', 'note'], Array.from({ length: to - from }, (_, i) => [String(from + i), `line\n${from + i}, "quoted"`]));
+    await loadRows(target, tenant, schema.id, [{ id: 0, note: 'first' }, { id: 3_999, note: 'last' }]);
+    expect((await loadCsv(target, tenant, schema.id, chunked(body(0, 2_000), 333))).inserted).toBe(1_999);
+    expect((await loadCsv(target, tenant, schema.id, chunked(body(2_000, 4_000), 4_096))).inserted).toBe(1_999);
+    expect((await loadCsv(target, tenant, schema.id, chunked(body(4_000, 6_000), 50_000))).inserted).toBe(2_000);
+    const { rows, total } = await readRows(db, tenant, schema.id, { limit: 3, offset: 1_999 });
+    expect(total).toBe(6_000);
+    expect(rows).toEqual([
+      { id: 1_999, note: 'line\n1999, "quoted"' },
+      { id: 2_000, note: 'line\n2000, "quoted"' },
+      { id: 2_001, note: 'line\n2001, "quoted"' },
+    ]);
+    expect((await readRows(db, tenant, schema.id, { limit: 1, offset: 3_999 })).rows).toEqual([{ id: 3_999, note: 'last' }]);
   });
 
   it('checks the header before loading anything', async () => {

@@ -6,6 +6,7 @@ import { mintApiKey, type Role } from '../../src/domain/keys.js';
 import { createTenant } from '../../src/domain/tenants.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
+import type { DestinationStream } from 'pino';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export const TEST_AUTH_SECRET = 'test-secret-test-secret-test-secret-0123456789';
@@ -22,6 +23,13 @@ export interface TestGatewayOptions {
   env?: Record<string, string>;
   /** Rewrites the database URL, e.g. to go through a TcpProxy. */
   databaseUrl?: (url: string) => string;
+  /**
+   * A database of TEST_DATABASE_URL's server that another gateway (or the
+   * test) already uses; the gateway neither creates nor drops it.
+   */
+  sharedDatabaseUrl?: string;
+  /** Where the gateway's log lines go (stdout by default), for tests that read them. */
+  logDestination?: DestinationStream;
 }
 
 /**
@@ -31,8 +39,17 @@ export interface TestGatewayOptions {
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   let testDb: TestDatabase | null = null;
   let dataDir: string | null = null;
-  const env: Record<string, string> = { PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...options.env };
-  if (process.env.TEST_DATABASE_URL) {
+  const env: Record<string, string> = {
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Tests of rate limits turn them on; elsewhere they would only make a busy test flaky.
+    RATE_LIMIT_ENABLED: 'false',
+    ...options.env,
+  };
+  if (options.sharedDatabaseUrl) {
+    env.DATABASE_URL = options.sharedDatabaseUrl;
+    env.AUTH_SECRET = TEST_AUTH_SECRET;
+  } else if (process.env.TEST_DATABASE_URL) {
     testDb = await createTestDatabase();
     env.DATABASE_URL = options.databaseUrl ? options.databaseUrl(testDb.url) : testDb.url;
     env.AUTH_SECRET = TEST_AUTH_SECRET;
@@ -41,7 +58,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     env.DATA_DIR = dataDir;
   }
   const config = loadConfig(env);
-  const gateway = await startGateway(config, createLogger(config.logLevel));
+  const gateway = await startGateway(config, createLogger(config.logLevel, options.logDestination));
   const { db } = gateway.services.database;
 
   return {

@@ -33,3 +33,13 @@ export async function restCall<T = unknown>(
   }
   return { status: response.status, headers: response.headers, body: body as T, text };
 }
+
+/** The `RateLimit-*` and `Retry-After` headers of a response, as numbers (absent ones left out). */
+export function rateLimitOf(headers: Headers): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after']) {
+    const value = headers.get(name);
+    if (value !== null) out[name] = Number(value);
+  }
+  return out;
+}

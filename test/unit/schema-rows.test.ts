@@ -202,9 +202,9 @@ describe('JSON rows', () => {
       { city: 'Rome', id: '2' },
     ]);
     expect(encoded.lines).toEqual(['1\ta@x\t30\tOslo\\tWest', '2\t\\N\t\\N\tRome']);
-    expect(encoded.keys.map((k) => [k.fields.map((f) => f.name), k.values])).toEqual([
-      [['id'], [['1'], ['2']]],
-      [['email'], [['a@x'], [null]]],
+    expect(encoded.keys.map((k) => [k.fields.map((f) => f.name), k.columns])).toEqual([
+      [['id'], [['1', '2']]],
+      [['email'], [['a@x', null]]],
     ]);
   });
 
@@ -219,14 +219,19 @@ describe('JSON rows', () => {
       ]),
     );
     expect(found).toEqual([
-      { path: 'rows[1].colour', message: 'unknown field' },
       { path: 'rows[1].id', message: expect.stringContaining('integer') },
       { path: 'rows[1].age', message: expect.stringContaining('integer') },
+      { path: 'rows[1].colour', message: 'unknown field' },
       { path: 'rows[2]', message: 'must be an object' },
       { path: 'rows[3].id', message: 'required (primary key)' },
       { path: 'rows[3].city', message: 'required (not nullable)' },
       { path: 'rows[4].city', message: 'required (not nullable)' },
     ]);
+  });
+
+  it('does not mistake inherited members for values of fields named like them', () => {
+    const odd = [field('id', 'integer', { isPrimaryKey: true, isNullable: false }), field('constructor', 'text'), field('tostring', 'text')];
+    expect(encodeJsonRows(odd, [{ id: 1 }, { id: 2, constructor: 'x' }]).lines).toEqual(['1\t\\N\t\\N', '2\tx\t\\N']);
   });
 
   it('refuses repeated primary keys and unique values within the request', () => {
@@ -396,6 +401,15 @@ describe('COPY failures', () => {
         rowAt,
       ),
     ).toEqual({ path: 'rows[1].a+b', message: 'duplicate primary key or unique value in this request' });
+  });
+
+  it('are understood in other languages, and cut a huge quoted value short', () => {
+    expect(
+      copyFailureDetail({ code: '22P02', message: 'ungültige Eingabesyntax für Typ integer: »abc«', where: 'COPY load_stage, Zeile 7, Spalte age: »abc«' }, rowAt),
+    ).toEqual({ path: 'rows[5].age', message: 'ungültige Eingabesyntax für Typ integer: »abc«' });
+    const long = `invalid input syntax for type integer: "${'x'.repeat(5_000)}"`;
+    const detail = copyFailureDetail({ code: '22P02', message: long, where: 'COPY t, line 2, column n: "xxx"' }, rowAt);
+    expect(detail?.message.length).toBeLessThanOrEqual(301);
   });
 
   it('leave other errors alone', () => {

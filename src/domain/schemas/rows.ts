@@ -297,87 +297,147 @@ const ESCAPED_TYPES: ReadonlySet<string> = new Set(['text', 'varchar', 'jsonb'])
  * of a primary key or unique value inside the request are problems too.
  */
 export function encodeJsonRows(fields: readonly FieldDefinition[], rows: unknown): EncodedRows {
-  if (!Array.isArray(rows)) throw Invalid.at('rows', 'must be an array of row objects');
-  if (rows.length === 0) throw Invalid.at('rows', 'must hold at least one row');
-  if (rows.length > MAX_JSON_ROWS) {
-    throw Invalid.at('rows', `at most ${MAX_JSON_ROWS} rows per request (send more in several requests, or as CSV)`);
-  }
-  const encoders = fields.map(encoderFor);
-  const escaped = fields.map((f) => ESCAPED_TYPES.has(f.dataType));
-  const known = new Set(fields.map((f) => f.name));
-  const keys = keyConstraints(fields, rows.length);
-  const seen = keys.map(() => new Map<string, number>());
-  const lines: string[] = new Array<string>(rows.length);
-  const details: ErrorDetail[] = [];
-  const texts: (string | null)[] = new Array<string | null>(fields.length);
+  return new JsonRowsEncoder(fields, rows).finish();
+}
 
-  for (let index = 0; index < rows.length && details.length < MAX_ROW_PROBLEMS; index++) {
-    const row: unknown = rows[index];
-    if (!isPlainObject(row)) {
-      details.push({ path: `rows[${index}]`, message: 'must be an object' });
-      continue;
+/**
+ * The same, a slice at a time, so that COPY can take the first rows while
+ * the next are checked (`copyText()`); `finish()` checks what is left.
+ */
+export class JsonRowsEncoder {
+  readonly lines: string[];
+  private readonly rows: unknown[];
+  private readonly encoders: ValueEncoder[];
+  private readonly escaped: boolean[];
+  /** A field named like an Object.prototype member (constructor, toString) must not read the inherited one. */
+  private readonly inherited: boolean[];
+  private readonly known: Set<string>;
+  private readonly keys: (RowKey & { positions: number[] })[];
+  private readonly seen: Map<string, number>[];
+  private readonly details: ErrorDetail[] = [];
+  private readonly texts: (string | null)[];
+  private next = 0;
+
+  constructor(
+    private readonly fields: readonly FieldDefinition[],
+    rows: unknown,
+  ) {
+    if (!Array.isArray(rows)) throw Invalid.at('rows', 'must be an array of row objects');
+    if (rows.length === 0) throw Invalid.at('rows', 'must hold at least one row');
+    if (rows.length > MAX_JSON_ROWS) {
+      throw Invalid.at('rows', `at most ${MAX_JSON_ROWS} rows per request (send more in several requests, or as CSV)`);
     }
-    let rowIsValid = true;
-    let present = 0;
-    for (let f = 0; f < fields.length; f++) {
-      const field = fields[f]!;
-      const value = row[field.name];
-      if (value !== undefined) present++;
-      const text = encoders[f]!(value);
-      if (text instanceof ValueProblem) {
-        details.push({ path: `rows[${index}].${field.name}`, message: text.message });
-        rowIsValid = false;
-        texts[f] = null;
-      } else {
-        if (text === null && !field.isNullable) {
-          const why = field.isPrimaryKey ? 'primary key' : 'not nullable';
-          details.push({ path: `rows[${index}].${field.name}`, message: `required (${why})` });
+    this.rows = rows;
+    this.lines = new Array<string>(rows.length);
+    this.encoders = fields.map(encoderFor);
+    this.escaped = fields.map((f) => ESCAPED_TYPES.has(f.dataType));
+    this.inherited = fields.map((f) => f.name in Object.prototype);
+    this.known = new Set(fields.map((f) => f.name));
+    this.keys = keyConstraints(fields, rows.length);
+    this.seen = this.keys.map(() => new Map<string, number>());
+    this.texts = new Array<string | null>(fields.length);
+  }
+
+  /**
+   * COPY text of the rows not encoded yet, `size` rows at a time. At the
+   * first problem it checks every remaining row and throws them all.
+   */
+  *copyText(size = 2_000): Generator<string> {
+    while (this.next < this.rows.length) {
+      const from = this.next;
+      this.encode(Math.min(from + size, this.rows.length));
+      if (this.details.length > 0) this.finish();
+      yield `${this.lines.slice(from, this.next).join('\n')}\n`;
+    }
+  }
+
+  /** Checks and encodes what is left; throws Invalid listing every problem. */
+  finish(): EncodedRows {
+    this.encode(this.rows.length);
+    Invalid.throwIfAny(this.details);
+    return { lines: this.lines, keys: this.keys.map(({ fields, columns }) => ({ fields, columns })) };
+  }
+
+  private encode(to: number): void {
+    const { fields, encoders, texts, details } = this;
+    for (; this.next < to && details.length < MAX_ROW_PROBLEMS; this.next++) {
+      const index = this.next;
+      const row: unknown = this.rows[index];
+      if (!isPlainObject(row)) {
+        details.push({ path: `rows[${index}]`, message: 'must be an object' });
+        continue;
+      }
+      let rowIsValid = true;
+      let present = 0;
+      for (let f = 0; f < fields.length; f++) {
+        const field = fields[f]!;
+        const value = this.inherited[f] && !Object.hasOwn(row, field.name) ? undefined : row[field.name];
+        if (value !== undefined) present++;
+        const text = encoders[f]!(value);
+        if (text instanceof ValueProblem) {
+          details.push({ path: `rows[${index}].${field.name}`, message: text.message });
+          rowIsValid = false;
+          texts[f] = null;
+        } else {
+          if (text === null && !field.isNullable) {
+            const why = field.isPrimaryKey ? 'primary key' : 'not nullable';
+            details.push({ path: `rows[${index}].${field.name}`, message: `required (${why})` });
+            rowIsValid = false;
+          }
+          texts[f] = text;
+        }
+      }
+      // Look for unknown keys only when the row has more keys than fields present.
+      let keyCount = 0;
+      for (const _ in row) keyCount++;
+      if (present !== keyCount) {
+        for (const key of Object.keys(row)) {
+          if (this.known.has(key)) continue;
+          details.push({ path: `rows[${index}].${key}`, message: 'unknown field' });
           rowIsValid = false;
         }
-        texts[f] = text;
       }
-    }
-    // Only count keys when some were not fields (cheaper than checking each).
-    if (present !== Object.keys(row).length) {
-      for (const key of Object.keys(row)) {
-        if (!known.has(key)) details.push({ path: `rows[${index}].${key}`, message: 'unknown field' });
-      }
-      rowIsValid = rowIsValid && Object.keys(row).every((key) => known.has(key));
-    }
-    if (!rowIsValid) continue;
+      if (!rowIsValid) continue;
 
-    let line = '';
-    for (let f = 0; f < fields.length; f++) {
-      const text = texts[f]!;
-      const column = text === null ? '\\N' : escaped[f] ? copyText(text) : text;
-      line = f === 0 ? column : `${line}\t${column}`;
+      let line = '';
+      for (let f = 0; f < fields.length; f++) {
+        const text = texts[f]!;
+        const column = text === null ? '\\N' : this.escaped[f] ? copyText(text) : text;
+        line = f === 0 ? column : `${line}\t${column}`;
+      }
+      this.lines[index] = line;
+      this.checkKeys(index);
     }
-    lines[index] = line;
-    for (let k = 0; k < keys.length; k++) {
-      const key = keys[k]!;
+  }
+
+  /** Records the row's key values and refuses a key seen earlier in the request. */
+  private checkKeys(index: number): void {
+    for (let k = 0; k < this.keys.length; k++) {
+      const key = this.keys[k]!;
       let identity = '';
       let complete = true;
       for (let c = 0; c < key.positions.length; c++) {
-        const text = texts[key.positions[c]!] ?? null;
+        const text = this.texts[key.positions[c]!] ?? null;
         key.columns[c]![index] = text;
         if (text === null) complete = false;
-        else identity = c === 0 ? canonicalKey(key.fields[c]!, text) : `${identity}\u0000${canonicalKey(key.fields[c]!, text)}`;
+        else {
+          const part = canonicalKey(key.fields[c]!, text);
+          identity = c === 0 ? part : `${identity}\u0000${part}`;
+        }
       }
       if (!complete) continue;
-      const first = seen[k]!.get(identity);
+      const first = this.seen[k]!.get(identity);
       if (first === undefined) {
-        seen[k]!.set(identity, index);
+        this.seen[k]!.set(identity, index);
         continue;
       }
       const what = k === 0 ? 'primary key' : 'value of a unique field';
-      details.push({
+      this.details.push({
         path: `rows[${index}].${key.fields.map((kf) => kf.name).join('+')}`,
         message: `duplicate ${what} in this request (same as rows[${first}])`,
       });
     }
   }
-  Invalid.throwIfAny(details);
-  return { lines, keys: keys.map(({ fields: keyFields, columns }) => ({ fields: keyFields, columns })) };
 }
 
 /** The primary key (one constraint, maybe composite) first, then each other unique field. */
@@ -587,7 +647,14 @@ interface CopyError {
   detail?: unknown;
 }
 
-const COPY_WHERE = /COPY [^,]+, line (\d+)(?:, column ([a-z0-9_]+))?/;
+/**
+ * `COPY load_stage, line 3, column age: "abc"`. Only the shape is relied on
+ * (a number after the table, a name before a colon), not the English words,
+ * so that a server with other lc_messages is still understood.
+ */
+const COPY_WHERE = /COPY [^,]+, \D*?(\d+)(?:, [^\s,]+ ([a-z][a-z0-9_]*):)?/;
+/** PostgreSQL quotes the bad value in its message; a huge one is cut short. */
+const MAX_MESSAGE_LENGTH = 300;
 
 /**
  * Turns a PostgreSQL error raised by COPY into a `rows[<index>].<field>`
@@ -616,5 +683,6 @@ export function copyFailureDetail(error: unknown, rowAtLine: (line: number) => n
     };
   }
   const field = located[2] ?? /column "([a-z0-9_]+)"/.exec(message)?.[1];
-  return { path: field ? `${row}.${field}` : row, message };
+  const shown = message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH)}…` : message;
+  return { path: field ? `${row}.${field}` : row, message: shown };
 }

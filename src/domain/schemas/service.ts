@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ITask } from 'pg-promise';
 import { Conflict, Invalid, NotFound, type ErrorDetail } from '../errors.js';
+import { numberCodec, recordCodec, runOnce, type IdempotentRequest } from '../idempotency.js';
 import type { Tenant } from '../tenants.js';
 import type { BaseSchemaRecord, FieldDefinition } from './types.js';
 import { tableNameFor, validateCreateBaseSchema, validateUpdateBaseSchema } from './validate.js';
@@ -9,7 +13,7 @@ import {
   checkCsvColumns,
   copyFailureDetail,
   CsvLineMap,
-  encodeJsonRows,
+  JsonRowsEncoder,
   readCsvHeader,
   type CsvHeader,
   type EncodedRows,
@@ -17,8 +21,10 @@ import {
 import type { Db } from '../../sql/db.js';
 import { countDemoRows, indexDemoTable, insertDemoCustomers, insertDemoOrders, type DemoTable } from '../../sql/demo.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../sql/pg-errors.js';
+import { retryingTx } from '../../sql/transactions.js';
 import {
   alterDataTable,
+  attemptBehindSavepoint,
   countBaseSchemasOfTenant,
   createDataTable,
   createLoadStage,
@@ -40,6 +46,7 @@ import {
   tableHasRows,
   updateBaseSchemaRow,
   type CopyInto,
+  type LoadSession,
   type LoadTarget,
   type SchemaPageQuery,
   type SchemaUse,
@@ -57,6 +64,9 @@ export interface SegmentViewsHook {
   recreateFor(t: ITask<unknown>, tenant: Tenant, schemaId: string): Promise<void>;
 }
 
+/** A created schema as an idempotency key keeps it. */
+const SCHEMA_RESULT = recordCodec<BaseSchemaRecord>(['createdAt', 'updatedAt']);
+
 export function newSchemaId(): string {
   return `sch_${randomBytes(6).toString('hex')}`;
 }
@@ -65,16 +75,23 @@ export function newSchemaId(): string {
 // Metadata
 
 /** Validates, then inserts the metadata row and creates the table, in one transaction. */
-export async function createBaseSchema(db: Db, tenant: Tenant, input: unknown): Promise<BaseSchemaRecord> {
+export async function createBaseSchema(
+  db: Db,
+  tenant: Tenant,
+  input: unknown,
+  idempotency?: IdempotentRequest,
+): Promise<BaseSchemaRecord> {
   const draft = validateCreateBaseSchema(input);
   const tableName = tableNameFor(draft.name);
   try {
-    return await db.tx('create base schema', async (t) => {
-      if (await findBaseSchemaByName(t, tenant.id, draft.name)) throw nameTaken(draft.name);
-      const record = await insertBaseSchema(t, { id: newSchemaId(), tenantId: tenant.id, tableName, ...draft });
-      await createDataTable(t, tenant.namespace, tableName, draft.fields);
-      return record;
-    });
+    return await retryingTx(db, 'create base schema', (t) =>
+      runOnce(t, tenant.id, idempotency, SCHEMA_RESULT, async () => {
+        if (await findBaseSchemaByName(t, tenant.id, draft.name)) throw nameTaken(draft.name);
+        const record = await insertBaseSchema(t, { id: newSchemaId(), tenantId: tenant.id, tableName, ...draft });
+        await createDataTable(t, tenant.namespace, tableName, draft.fields);
+        return record;
+      }),
+    );
   } catch (error) {
     if (isUniqueViolation(error)) throw nameTaken(draft.name);
     if (sqlState(error) === '42P07') {
@@ -101,7 +118,7 @@ export async function updateBaseSchema(
   views?: SegmentViewsHook,
 ): Promise<BaseSchemaRecord> {
   try {
-    return await db.tx('update base schema', async (t) => {
+    return await retryingTx(db, 'update base schema', async (t) => {
       const current = await findBaseSchema(t, tenant.id, id, 'update');
       if (!current) throw new NotFound('Schema', id);
       const change = validateUpdateBaseSchema(current, input);
@@ -148,7 +165,7 @@ export async function updateBaseSchema(
 /** Refused while any segment stands on the schema; else drops the table and the row together. */
 export async function deleteBaseSchema(db: Db, tenant: Tenant, id: string): Promise<void> {
   try {
-    await db.tx('delete base schema', async (t) => {
+    await retryingTx(db, 'delete base schema', async (t) => {
       const current = await findBaseSchema(t, tenant.id, id, 'update');
       if (!current) throw new NotFound('Schema', id);
       const uses = await findSegmentsUsingSchema(t, tenant.id, id);
@@ -210,20 +227,40 @@ export async function loadRows(
   tenant: Tenant,
   schemaId: string,
   rows: unknown,
+  idempotency?: IdempotentRequest,
 ): Promise<LoadResult> {
   const schema = await requireSchema(database.db, tenant, schemaId);
-  const encoded = encodeJsonRows(schema.fields, rows);
-  const inserted = await inLoadTransaction(database, async ({ t, copyIn }) => {
+  const encoder = new JsonRowsEncoder(schema.fields, rows);
+  const into = copyTarget(tenant, schema, schema.fields.map((f) => f.name), 'text');
+  const toInvalid = (keep?: readonly number[]) => (error: unknown) => {
+    throw asInvalidRows(error, (line) => (keep ? (keep[line - 1] ?? line - 1) : line - 1));
+  };
+  const inserted = await inLoadTransactionOnce(database, tenant, idempotency, async ({ t, copyIn }) => {
     await lockForLoad(t, tenant, schema);
-    const keep = await rowsNotYetStored(t, tenant, schema, encoded);
-    if (keep.length === 0) return 0;
-    try {
-      return await copyIn(copyTarget(tenant, schema, schema.fields.map((f) => f.name), 'text'), copyLines(encoded, keep));
-    } catch (error) {
-      throw asInvalidRows(error, (line) => keep[line - 1] ?? line - 1);
+    // Rows are checked as they stream into COPY; a bad one aborts it, listing every problem.
+    if (!(await tableHasRows(t, tenant.namespace, schema.tableName))) {
+      return copyIn(into, encoder.copyText()).catch(toInvalid());
     }
+    // Mostly the rows sent are new: try them all at once; only when a key exists, look up which.
+    const direct = await attemptBehindSavepoint(t, () => copyIn(into, encoder.copyText()), isUniqueViolation).catch(
+      toInvalid(),
+    );
+    if (direct !== undefined) return direct;
+    const encoded = encoder.finish();
+    const keep = await rowsNotYetStored(t, tenant, schema, encoded);
+    return keep.length === 0 ? 0 : copyIn(into, copyLines(encoded, keep)).catch(toInvalid(keep));
   });
   return { inserted, tableName: schema.tableName };
+}
+
+/** A load's transaction; with `idempotency`, a repeated load gets the first one's count instead. */
+function inLoadTransactionOnce(
+  database: LoadTarget,
+  tenant: Tenant,
+  idempotency: IdempotentRequest | undefined,
+  work: (session: LoadSession) => Promise<number>,
+): Promise<number> {
+  return inLoadTransaction(database, (session) => runOnce(session.t, tenant.id, idempotency, numberCodec, () => work(session)));
 }
 
 /** Row positions to insert: all of them, less those whose keys the table already holds. */
@@ -234,10 +271,9 @@ async function rowsNotYetStored(
   encoded: EncodedRows,
 ): Promise<number[]> {
   const all = encoded.lines.map((_, i) => i);
-  if (!(await tableHasRows(t, tenant.namespace, schema.tableName))) return all;
   const existing = new Set<number>();
   for (const key of encoded.keys) {
-    for (const n of await findExistingKeys(t, tenant.namespace, schema.tableName, key.fields, key.values)) {
+    for (const n of await findExistingKeys(t, tenant.namespace, schema.tableName, key.fields, key.columns)) {
       existing.add(n);
     }
   }
@@ -246,10 +282,10 @@ async function rowsNotYetStored(
 
 function* copyLines(encoded: EncodedRows, keep: readonly number[]): Generator<string> {
   const batch = 2_000;
+  const all = keep.length === encoded.lines.length;
   for (let start = 0; start < keep.length; start += batch) {
-    let text = '';
-    for (const i of keep.slice(start, start + batch)) text += `${encoded.lines[i]}\n`;
-    yield text;
+    const lines = all ? encoded.lines.slice(start, start + batch) : keep.slice(start, start + batch).map((i) => encoded.lines[i]);
+    yield `${lines.join('\n')}\n`;
   }
 }
 
@@ -271,24 +307,29 @@ export async function loadCsv(
   tenant: Tenant,
   schemaId: string,
   csv: CsvSource,
+  idempotency?: IdempotentRequest,
 ): Promise<LoadResult> {
   const schema = await requireSchema(database.db, tenant, schemaId);
   const iterator = chunksOf(csv);
+  let body: CsvBody | undefined;
   try {
     const { header, head } = await readHeader(iterator);
     const columns = checkCsvColumns(schema.fields, header.columns);
-    const lines = new CsvLineMap(header.lineEnd);
-    const data = trackLines(head, iterator, lines);
-    const inserted = await inLoadTransaction(database, async ({ t, copyIn }) => {
+    body = new CsvBody(head, iterator, new CsvLineMap(header.lineEnd));
+    const { lines } = body;
+    const csvBody = body;
+    const inserted = await inLoadTransactionOnce(database, tenant, idempotency, async ({ t, copyIn }) => {
       await lockForLoad(t, tenant, schema);
       const into = copyTarget(tenant, schema, columns, 'csv');
       try {
-        if (!(await tableHasRows(t, tenant.namespace, schema.tableName))) {
-          // Nothing to skip: COPY straight into the table, as fast as a raw COPY.
-          return await copyIn(into, data);
-        }
+        // Nothing to skip: COPY straight into the table, as fast as a raw COPY.
+        if (!(await tableHasRows(t, tenant.namespace, schema.tableName))) return await copyIn(into, csvBody.once());
+        // Mostly the rows are new: try the same, keeping the body aside in case a key exists...
+        const direct = await attemptBehindSavepoint(t, () => copyIn(into, csvBody.spooled()), isUniqueViolation);
+        if (direct !== undefined) return direct;
+        // ...and when one does, stage the body and insert what is new.
         await createLoadStage(t, tenant.namespace, schema.tableName);
-        const staged = await copyIn({ ...into, namespace: 'pg_temp', tableName: STAGE_TABLE }, data);
+        const staged = await copyIn({ ...into, namespace: 'pg_temp', tableName: STAGE_TABLE }, csvBody.again());
         const inserted = await insertFromStage(t, tenant.namespace, schema.tableName, columns);
         if (inserted < staged) await refuseStagedDuplicates(t, schema.fields, columns);
         return inserted;
@@ -298,6 +339,7 @@ export async function loadCsv(
     });
     return { inserted, tableName: schema.tableName };
   } finally {
+    await body?.dispose();
     await iterator.return?.();
   }
 }
@@ -323,19 +365,61 @@ async function readHeader(
   }
 }
 
-async function* trackLines(
-  head: Buffer,
-  iterator: AsyncIterator<Uint8Array | string>,
-  lines: CsvLineMap,
-): AsyncGenerator<Buffer> {
-  lines.push(head);
-  yield head;
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done) return;
+/**
+ * A CSV body as it arrives from the client, each chunk traced by the line map
+ * on its way. `spooled()` also writes what passes to a temporary file, so that
+ * `again()` can send the body a second time: what was read, then the rest.
+ */
+class CsvBody {
+  private spool: { dir: string; file: FileHandle } | undefined;
+  private spooledBytes = 0;
+
+  constructor(
+    private readonly head: Buffer,
+    private readonly rest: AsyncIterator<Uint8Array | string>,
+    readonly lines: CsvLineMap,
+  ) {
+    lines.push(head);
+  }
+
+  async *once(): AsyncGenerator<Buffer> {
+    yield this.head;
+    for (let chunk = await this.read(); chunk; chunk = await this.read()) yield chunk;
+  }
+
+  async *spooled(): AsyncGenerator<Buffer> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'segment-gateway-csv-'));
+    this.spool = { dir, file: await open(path.join(dir, 'body.csv'), 'w+') };
+    for (let chunk: Buffer | null = this.head; chunk; chunk = await this.read()) {
+      await this.spool.file.write(chunk, 0, chunk.length, this.spooledBytes);
+      this.spooledBytes += chunk.length;
+      yield chunk;
+    }
+  }
+
+  async *again(): AsyncGenerator<Buffer> {
+    const file = this.spool?.file;
+    const size = 1 << 20;
+    for (let position = 0; file && position < this.spooledBytes; position += size) {
+      const { bytesRead, buffer } = await file.read(Buffer.alloc(Math.min(size, this.spooledBytes - position)), 0, undefined, position);
+      yield buffer.subarray(0, bytesRead);
+    }
+    for (let chunk = await this.read(); chunk; chunk = await this.read()) yield chunk;
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.spool) return;
+    await this.spool.file.close();
+    await rm(this.spool.dir, { recursive: true, force: true });
+    this.spool = undefined;
+  }
+
+  private async read(): Promise<Buffer | null> {
+    const next = await this.rest.next();
+    if (next.done) return null;
     const chunk = toBuffer(next.value);
-    lines.push(chunk);
-    yield chunk;
+    this.lines.push(chunk);
+    return chunk;
   }
 }
 
@@ -502,6 +586,8 @@ export interface DemoSeedOptions {
    * day, so "in the last 30 days" finds orders and two seeds on one day agree.
    */
   anchor?: Date;
+  /** Customers per INSERT statement (default 100,000). */
+  batch?: number;
 }
 
 export interface DemoSeedResult {
@@ -519,6 +605,9 @@ export async function seedDemo(db: Db, tenant: Tenant, options: DemoSeedOptions)
   if (!Number.isSafeInteger(n) || n < 0 || n > MAX_DEMO_CUSTOMERS) {
     throw Invalid.at('customers', `must be an integer from 0 to ${MAX_DEMO_CUSTOMERS}`);
   }
+  if (options.batch !== undefined && (!Number.isSafeInteger(options.batch) || options.batch < 1)) {
+    throw Invalid.at('batch', 'must be a positive integer');
+  }
   const anchor = options.anchor ?? startOfUtcDay(new Date());
   // Check both before creating either, so that a misfit leaves nothing behind.
   for (const definition of [DEMO_CUSTOMERS, DEMO_ORDERS]) {
@@ -527,25 +616,45 @@ export async function seedDemo(db: Db, tenant: Tenant, options: DemoSeedOptions)
   }
   const customerSchema = await demoSchema(db, tenant, DEMO_CUSTOMERS);
   const orderSchema = await demoSchema(db, tenant, DEMO_ORDERS);
-  const fill = (schema: BaseSchemaRecord, insert: typeof insertDemoCustomers, indexed: readonly string[]) =>
-    db.tx(`seed demo ${schema.name}`, async (t) => {
-      const table: DemoTable = { namespace: tenant.namespace, tableName: schema.tableName };
-      await lockTableForLoad(t, table.namespace, table.tableName);
-      // Into an empty table nothing can collide: skip the conflict checks.
-      const skipExisting = await tableHasRows(t, table.namespace, table.tableName);
-      let inserted = 0;
-      for (let from = 1; from <= n; from += DEMO_BATCH) {
-        inserted += await insert(t, table, from, Math.min(n, from + DEMO_BATCH - 1), anchor, skipExisting);
-      }
-      await indexDemoTable(t, table, indexed);
-      return { schema, inserted, total: await countDemoRows(t, table) };
+  const customers: DemoTable = { namespace: tenant.namespace, tableName: customerSchema.tableName };
+  const orders: DemoTable = { namespace: tenant.namespace, tableName: orderSchema.tableName };
+  // Into an empty table nothing can collide: the inserts skip the conflict checks.
+  const skipCustomers = await tableHasRows(db, customers.namespace, customers.tableName);
+  const skipOrders = await tableHasRows(db, orders.namespace, orders.tableName);
+  const inserted = { customers: 0, orders: 0 };
+  // (A seed running at the same time may have filled the batch meanwhile: then skip what exists.)
+  const fill = (insert: typeof insertDemoCustomers, table: DemoTable, from: number, to: number, skip: boolean) =>
+    insert(db, table, from, to, anchor, skip).catch((error: unknown) => {
+      if (skip || !isUniqueViolation(error)) throw error;
+      return insert(db, table, from, to, anchor, true);
     });
-  // Orders derive from the customer number, not from customer rows: both fill at once (one core each).
-  const [customers, orders] = await Promise.all([
-    fill(customerSchema, insertDemoCustomers, ['country', 'lifetime_value']),
-    fill(orderSchema, insertDemoOrders, ['customer_id', 'created_at']),
+  // Orders derive from the customer number, not from customer rows, so every batch of either
+  // table is independent: two connections (a core each) take them in turn.
+  const batches: (() => Promise<void>)[] = [];
+  const size = options.batch ?? DEMO_BATCH;
+  for (let from = 1; from <= n; from += size) {
+    const to = Math.min(n, from + size - 1);
+    batches.push(async () => {
+      const count = await fill(insertDemoCustomers, customers, from, to, skipCustomers);
+      inserted.customers += count;
+    });
+    batches.push(async () => {
+      const count = await fill(insertDemoOrders, orders, from, to, skipOrders);
+      inserted.orders += count;
+    });
+  }
+  const worker = async () => {
+    for (let batch = batches.shift(); batch; batch = batches.shift()) await batch();
+  };
+  await Promise.all([worker(), worker()]);
+  await Promise.all([
+    indexDemoTable(db, customers, ['country', 'lifetime_value']),
+    indexDemoTable(db, orders, ['customer_id', 'created_at']),
   ]);
-  return { customers, orders };
+  return {
+    customers: { schema: customerSchema, inserted: inserted.customers, total: await countDemoRows(db, customers) },
+    orders: { schema: orderSchema, inserted: inserted.orders, total: await countDemoRows(db, orders) },
+  };
 }
 
 function startOfUtcDay(now: Date): Date {

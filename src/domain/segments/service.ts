@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ITask } from 'pg-promise';
 import { Conflict, Invalid, NotFound, QueryTimeout, type ErrorDetail } from '../errors.js';
+import { recordCodec, runOnce, type IdempotentRequest } from '../idempotency.js';
 import type { BaseSchemaRecord } from '../schemas/types.js';
 import type { Tenant } from '../tenants.js';
 import type { Db } from '../../sql/db.js';
-import { isQueryCanceled, isUniqueViolation } from '../../sql/pg-errors.js';
+import { isQueryCanceled, isUndefinedTable, isUniqueViolation } from '../../sql/pg-errors.js';
 import { findBaseSchema, findBaseSchemasByIds } from '../../sql/schemas.js';
 import {
   countSegments,
@@ -31,6 +32,7 @@ import {
   type SegmentFilter,
   type SegmentRow,
 } from '../../sql/segments.js';
+import { retryingTx } from '../../sql/transactions.js';
 import { compileSegmentQuery } from './compile.js';
 import type { ReferencedSegment, SegmentDefinition } from './definition.js';
 import { fieldsUsed, referencedSegmentIds, validateDefinition } from './validate.js';
@@ -66,6 +68,9 @@ export interface SegmentServiceOptions {
   /** Statement timeout for counts, previews and overlaps. */
   queryTimeoutMs: number;
 }
+
+/** A created segment as an idempotency key keeps it. */
+const SEGMENT_RESULT = recordCodec<SegmentRecord>(['createdAt', 'updatedAt', 'lastRefreshedAt']);
 
 export function toSegmentRecord(row: SegmentRow): SegmentRecord {
   return {
@@ -199,7 +204,8 @@ async function prepareDefinition(
   const { schemaIds, segmentIds } = namedIds(raw);
   const [schemas, segments] = await Promise.all([
     findBaseSchemasByIds(t, tenant.id, schemaIds),
-    findSegmentsByIds(t, tenant.id, segmentIds),
+    // Referenced segments stay until this transaction ends: a delete of one waits, then sees the reference.
+    findSegmentsByIds(t, tenant.id, segmentIds, 'FOR KEY SHARE'),
   ]);
   const schemasById = new Map(schemas.map((s) => [s.id, s]));
   schemasById.set(baseSchema.id, baseSchema);
@@ -251,41 +257,49 @@ function translate(error: unknown, name?: string): never {
 
 // ---- lifecycle -------------------------------------------------------------------
 
-/** Metadata row, view and member count, in one transaction: a failure leaves nothing behind. */
+/**
+ * Metadata row, view and member count, in one transaction: a failure leaves
+ * nothing behind. With `idempotency`, a repeated request gets the first
+ * one's segment (src/domain/idempotency.ts).
+ */
 export async function createSegment(
   db: Db,
   tenant: Tenant,
   input: CreateSegmentInput,
   options: SegmentServiceOptions,
+  idempotency?: IdempotentRequest,
 ): Promise<SegmentRecord> {
   const problems: ErrorDetail[] = [];
   const attrs = checkAttributes(input, true, problems);
   const joins = normalizedRaw(input.joins, 'joins', problems) ?? [];
   const filters = normalizedRaw(input.filters, 'filters', problems) ?? [];
   Invalid.throwIfAny(problems);
-  try {
-    return await db.tx('create segment', async (t) => {
-      const prepared = await prepareDefinition(t, tenant, attrs.baseSchemaId!, { joins, filters }, undefined);
-      const id = newSegmentId();
-      const viewName = id;
-      await insertSegment(t, {
-        tenantId: tenant.id,
-        id,
-        name: attrs.name!,
-        description: attrs.description ?? null,
-        status: attrs.status ?? 'draft',
-        entityType: attrs.entityType ?? 'customer',
-        baseSchemaId: prepared.baseSchema.id,
-        joins,
-        filters,
-        viewName,
-      });
-      await createOrReplaceView(t, tenant.namespace, viewName, prepared.select);
-      await replaceSegmentDependencies(t, tenant.id, id, prepared.schemaUses, prepared.references);
-      await limitStatementTime(t, options.queryTimeoutMs);
-      const count = await countMembers(t, tenant, viewName);
-      return toSegmentRecord(await setSegmentCount(t, tenant.id, id, count));
+  const create = async (t: ITask<unknown>): Promise<SegmentRecord> => {
+    const prepared = await prepareDefinition(t, tenant, attrs.baseSchemaId!, { joins, filters }, undefined);
+    const id = newSegmentId();
+    const viewName = id;
+    await insertSegment(t, {
+      tenantId: tenant.id,
+      id,
+      name: attrs.name!,
+      description: attrs.description ?? null,
+      status: attrs.status ?? 'draft',
+      entityType: attrs.entityType ?? 'customer',
+      baseSchemaId: prepared.baseSchema.id,
+      joins,
+      filters,
+      viewName,
     });
+    await createOrReplaceView(t, tenant.namespace, viewName, prepared.select);
+    await replaceSegmentDependencies(t, tenant.id, id, prepared.schemaUses, prepared.references);
+    await limitStatementTime(t, options.queryTimeoutMs);
+    const count = await countMembers(t, tenant, viewName);
+    return toSegmentRecord(await setSegmentCount(t, tenant.id, id, count));
+  };
+  try {
+    return await retryingTx(db, 'create segment', (t) =>
+      runOnce(t, tenant.id, idempotency, SEGMENT_RESULT, () => create(t)),
+    );
   } catch (error) {
     translate(error, attrs.name);
   }
@@ -311,8 +325,8 @@ export async function updateSegment(
   }
   Invalid.throwIfAny(problems);
   try {
-    return await db.tx('update segment', async (t) => {
-      const current = await findSegment(t, tenant.id, input.id, true);
+    return await retryingTx(db, 'update segment', async (t) => {
+      const current = await findSegment(t, tenant.id, input.id, 'FOR UPDATE');
       if (!current) throw new NotFound('Segment', input.id);
       if (typeof input.version === 'number' && input.version !== current.version) {
         throw new Conflict(
@@ -360,8 +374,8 @@ function names(segments: Array<{ id: string; name: string }>): string {
 
 /** Drops the view and the row; refused while another segment references this one. */
 export async function deleteSegment(db: Db, tenant: Tenant, id: string): Promise<void> {
-  await db.tx('delete segment', async (t) => {
-    const current = await findSegment(t, tenant.id, id, true);
+  await retryingTx(db, 'delete segment', async (t) => {
+    const current = await findSegment(t, tenant.id, id, 'FOR UPDATE');
     if (!current) throw new NotFound('Segment', id);
     const referrers = await findReferrers(t, tenant.id, id);
     if (referrers.length > 0) {
@@ -380,8 +394,9 @@ export async function refreshSegment(
   options: SegmentServiceOptions,
 ): Promise<SegmentRecord> {
   try {
-    return await db.tx('refresh segment', async (t) => {
-      const current = await findSegment(t, tenant.id, id);
+    return await retryingTx(db, 'refresh segment', async (t) => {
+      // Waits for an update or a delete of this segment to finish; a deleted one is not found.
+      const current = await findSegment(t, tenant.id, id, 'FOR NO KEY UPDATE');
       if (!current) throw new NotFound('Segment', id);
       await limitStatementTime(t, options.queryTimeoutMs);
       const count = await countMembers(t, tenant, current.view_name);
@@ -409,7 +424,7 @@ export async function previewSegment(
     throw Invalid.at('limit', `must be an integer from 1 to ${MAX_PREVIEW_ROWS}`);
   }
   try {
-    return await db.tx('preview segment', async (t) => {
+    return await retryingTx(db, 'preview segment', async (t) => {
       const schema = await findBaseSchema(t, tenant.id, segment.baseSchemaId);
       if (!schema) throw new NotFound('Schema', segment.baseSchemaId);
       await limitStatementTime(t, options.queryTimeoutMs);
@@ -418,6 +433,8 @@ export async function previewSegment(
       return { rows, count: rows.length };
     });
   } catch (error) {
+    // Deleted since it was loaded: its view went with it.
+    if (isUndefinedTable(error)) throw new NotFound('Segment', segment.id);
     translate(error);
   }
 }
@@ -450,7 +467,7 @@ export async function segmentOverlap(
   const unique = [...new Set(ids as string[])];
   if (unique.length !== ids.length) throw Invalid.at('segmentIds', 'must not repeat an id');
   try {
-    return await db.tx('segment overlap', async (t) => {
+    return await retryingTx(db, 'segment overlap', async (t) => {
       const rows = await findSegmentsByIds(t, tenant.id, unique);
       const byId = new Map(rows.map((r) => [r.id, r]));
       const missing = unique.find((id) => !byId.has(id));
@@ -468,6 +485,12 @@ export async function segmentOverlap(
       return summarizeOverlap(ordered, masks);
     });
   } catch (error) {
+    if (isUndefinedTable(error)) {
+      // One of them was deleted between finding it and reading its view.
+      const left = new Set((await findSegmentsByIds(db, tenant.id, unique)).map((s) => s.id));
+      const gone = unique.find((id) => !left.has(id));
+      if (gone) throw new NotFound('Segment', gone);
+    }
     translate(error);
   }
 }
