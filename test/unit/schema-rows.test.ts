@@ -134,6 +134,40 @@ describe('JSON values per data type', () => {
     }
   });
 
+  it('timestamptz agrees with the ISO-8601 grammar it documents (property)', () => {
+    const grammar =
+      /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-](\d{2})(?::?(\d{2}))?))?$/;
+    const leap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+    const reference = (v: string): boolean => {
+      const m = grammar.exec(v);
+      if (!m) return false;
+      const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+      const days = [31, leap(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+      if (y < 1 || days === undefined || d < 1 || d > days) return false;
+      if (m[4] === undefined) return true;
+      return Number(m[4]) <= 23 && Number(m[5]) <= 59 && Number(m[6] ?? 0) <= 60 && Number(m[9] ?? 0) <= 15 && Number(m[10] ?? 0) <= 59;
+    };
+    const f = field('t', 'timestamptz');
+    const valid = (v: string) => !(encoderFor(f)(v) instanceof ValueProblem);
+    const piece = fc.constantFrom('2024', '0000', '1999', '-', '02', '29', '13', '31', 'T', ' ', 't', ':', '00', '23', '24', '59', '60', '.', '5', '123456789', '1234567890', 'Z', 'z', '+', '-', '02:00', '0530', '16', '');
+    const shaped = fc
+      .tuple(
+        fc.constantFrom('2024-02-29', '2023-02-29', '2024-04-31', '0001-01-01', '2024-13-01'),
+        fc.constantFrom('T', ' ', 't', 'x'),
+        fc.constantFrom('10:20', '23:59', '24:00', '10:60', '1:20'),
+        fc.constantFrom('', ':00', ':60', ':61', ':5'),
+        fc.constantFrom('', '.1', '.123456789', '.1234567890', '.'),
+        fc.constantFrom('Z', 'z', '+02:00', '-0530', '+15', '+16', '-02:60', '+2', ''),
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.oneof(shaped, fc.array(piece, { maxLength: 12 }).map((p) => p.join(''))), (v) => {
+        expect(valid(v)).toBe(reference(v));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
   it('jsonb takes any JSON value PostgreSQL can store', () => {
     const f = field('j', 'jsonb');
     expect(encode(f, { a: [1, 'two', null, { b: true }] })).toBe('{"a":[1,"two",null,{"b":true}]}');

@@ -39,8 +39,6 @@ const DECIMAL_TEXT = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,6}))?$/;
 /** Beyond this exponent a decimal is refused rather than expanded. */
 const MAX_DECIMAL_EXPONENT = 1_000;
 const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
-const TIMESTAMP_TEXT =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-](\d{2})(?::?(\d{2}))?))?$/;
 const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const LONE_SURROGATE = /\p{Cs}/u;
 const MAX_JSON_DEPTH = 100;
@@ -95,11 +93,11 @@ function textProblem(value: string): ValueProblem | null {
   return null;
 }
 
-const nativeIsWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+const hasIsWellFormed = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function';
 
 /** No lone surrogates (String.prototype.isWellFormed where the runtime has it: Node 20 does). */
 function isWellFormed(value: string): boolean {
-  return nativeIsWellFormed ? nativeIsWellFormed.call(value) : !LONE_SURROGATE.test(value);
+  return hasIsWellFormed ? (value as unknown as { isWellFormed(): boolean }).isWellFormed() : !LONE_SURROGATE.test(value);
 }
 
 function codePoints(value: string): number {
@@ -198,18 +196,62 @@ function encodeDate(value: unknown): string | ValueProblem {
   return new ValueProblem('must be a date written YYYY-MM-DD');
 }
 
+const TIMESTAMP_PROBLEM = new ValueProblem(
+  'must be an ISO-8601 timestamp with a time zone (2024-05-01T10:00:00Z, 2024-05-01T12:00:00+02:00) or a date',
+);
+
 function encodeTimestamp(value: unknown): string | ValueProblem {
-  const problem = new ValueProblem(
-    'must be an ISO-8601 timestamp with a time zone (2024-05-01T10:00:00Z, 2024-05-01T12:00:00+02:00) or a date',
-  );
-  if (typeof value !== 'string') return problem;
-  const m = TIMESTAMP_TEXT.exec(value);
-  if (!m || !isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]))) return problem;
-  // A bare date is midnight UTC, whatever the server's TimeZone setting.
-  if (m[4] === undefined) return `${value}T00:00:00Z`;
-  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? '0') > 60) return problem;
-  if (Number(m[9] ?? '0') > 15 || Number(m[10] ?? '0') > 59) return problem;
-  return value;
+  if (typeof value !== 'string') return TIMESTAMP_PROBLEM;
+  if (value.length === 10) return encodeDate(value) === value ? `${value}T00:00:00Z` : TIMESTAMP_PROBLEM;
+  return isIsoTimestamp(value) ? value : TIMESTAMP_PROBLEM;
+}
+
+/**
+ * `YYYY-MM-DD[T ]HH:MM[:SS[.fraction]](Z|±HH[[:]MM])`, read character by
+ * character (a regular expression with groups costs several times more, and
+ * loads check every value).
+ */
+function isIsoTimestamp(v: string): boolean {
+  const digits = (at: number, count: number): number => {
+    let n = 0;
+    for (let i = at; i < at + count; i++) {
+      const d = v.charCodeAt(i) - 48; // NaN past the end
+      if (!(d >= 0 && d <= 9)) return -1;
+      n = n * 10 + d;
+    }
+    return n;
+  };
+  if (v.length < 17 || v[4] !== '-' || v[7] !== '-' || v[13] !== ':') return false;
+  const separator = v[10];
+  if (separator !== 'T' && separator !== 't' && separator !== ' ') return false;
+  const year = digits(0, 4);
+  const month = digits(5, 2);
+  const day = digits(8, 2);
+  if (year < 0 || month < 0 || day < 0 || !isCalendarDate(year, month, day)) return false;
+  const hour = digits(11, 2);
+  const minute = digits(14, 2);
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return false;
+  let at = 16;
+  if (v[at] === ':') {
+    const second = digits(at + 1, 2);
+    if (second < 0 || second > 60) return false;
+    at += 3;
+    if (v[at] === '.') {
+      const start = ++at;
+      while (at < v.length && at - start < 9 && digits(at, 1) >= 0) at++;
+      if (at === start) return false;
+    }
+  }
+  const zone = v[at];
+  if (zone === 'Z' || zone === 'z') return at + 1 === v.length;
+  if (zone !== '+' && zone !== '-') return false;
+  const offsetHours = digits(at + 1, 2);
+  if (offsetHours < 0 || offsetHours > 15) return false;
+  at += 3;
+  if (at === v.length) return true;
+  if (v[at] === ':') at++;
+  const offsetMinutes = digits(at, 2);
+  return offsetMinutes >= 0 && offsetMinutes <= 59 && at + 2 === v.length;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -307,13 +349,13 @@ export function encodeJsonRows(fields: readonly FieldDefinition[], rows: unknown
 export class JsonRowsEncoder {
   readonly lines: string[];
   private readonly rows: unknown[];
-  private readonly encoders: ValueEncoder[];
+  /** Per field: its check and canonical text for a value that is neither null nor undefined. */
+  private readonly encoders: ((value: unknown) => string | ValueProblem)[];
   private readonly escaped: boolean[];
   /** A field named like an Object.prototype member (constructor, toString) must not read the inherited one. */
   private readonly inherited: boolean[];
   private readonly known: Set<string>;
   private readonly keys: (RowKey & { positions: number[] })[];
-  private readonly seen: Map<string, number>[];
   private readonly details: ErrorDetail[] = [];
   private readonly texts: (string | null)[];
   private next = 0;
@@ -329,18 +371,19 @@ export class JsonRowsEncoder {
     }
     this.rows = rows;
     this.lines = new Array<string>(rows.length);
-    this.encoders = fields.map(encoderFor);
+    this.encoders = fields.map(typeEncoder);
     this.escaped = fields.map((f) => ESCAPED_TYPES.has(f.dataType));
     this.inherited = fields.map((f) => f.name in Object.prototype);
     this.known = new Set(fields.map((f) => f.name));
     this.keys = keyConstraints(fields, rows.length);
-    this.seen = this.keys.map(() => new Map<string, number>());
     this.texts = new Array<string | null>(fields.length);
   }
 
   /**
    * COPY text of the rows not encoded yet, `size` rows at a time. At the
-   * first problem it checks every remaining row and throws them all.
+   * first problem it checks every remaining row and throws them all. Keys
+   * repeated within the request are not looked for here: the table's
+   * constraints catch them, and `finish()` then names every one.
    */
   *copyText(size = 2_000): Generator<string> {
     while (this.next < this.rows.length) {
@@ -351,11 +394,43 @@ export class JsonRowsEncoder {
     }
   }
 
-  /** Checks and encodes what is left; throws Invalid listing every problem. */
+  /**
+   * Checks and encodes what is left, then looks for keys repeated within the
+   * request (left to the database while rows stream); throws Invalid listing
+   * every problem.
+   */
   finish(): EncodedRows {
     this.encode(this.rows.length);
+    if (this.details.length === 0) this.details.push(...this.repeatedKeys());
     Invalid.throwIfAny(this.details);
     return { lines: this.lines, keys: this.keys.map(({ fields, columns }) => ({ fields, columns })) };
+  }
+
+  /** Rows whose primary key or unique value repeats an earlier row's, in row order. */
+  private repeatedKeys(): ErrorDetail[] {
+    const found: { index: number; detail: ErrorDetail }[] = [];
+    this.keys.forEach((key, k) => {
+      const seen = new Map<string, number>();
+      const names = key.fields.map((f) => f.name).join('+');
+      const what = k === 0 ? 'primary key' : 'value of a unique field';
+      for (let index = 0; index < this.rows.length; index++) {
+        let identity = '';
+        let complete = true;
+        for (let c = 0; c < key.fields.length && complete; c++) {
+          const text = key.columns[c]![index] ?? null;
+          if (text === null) complete = false;
+          else identity = c === 0 ? canonicalKey(key.fields[c]!, text) : `${identity}\u0000${canonicalKey(key.fields[c]!, text)}`;
+        }
+        if (!complete) continue;
+        const first = seen.get(identity);
+        if (first === undefined) seen.set(identity, index);
+        else found.push({ index, detail: { path: `rows[${index}].${names}`, message: `duplicate ${what} in this request (same as rows[${first}])` } });
+      }
+    });
+    return found
+      .sort((a, b) => a.index - b.index)
+      .slice(0, MAX_ROW_PROBLEMS)
+      .map((f) => f.detail);
   }
 
   private encode(to: number): void {
@@ -369,22 +444,31 @@ export class JsonRowsEncoder {
       }
       let rowIsValid = true;
       let present = 0;
+      let line = '';
       for (let f = 0; f < fields.length; f++) {
         const field = fields[f]!;
         const value = this.inherited[f] && !Object.hasOwn(row, field.name) ? undefined : row[field.name];
-        if (value !== undefined) present++;
-        const text = encoders[f]!(value);
-        if (text instanceof ValueProblem) {
-          details.push({ path: `rows[${index}].${field.name}`, message: text.message });
-          rowIsValid = false;
-          texts[f] = null;
-        } else {
-          if (text === null && !field.isNullable) {
+        let text: string | null | ValueProblem = null;
+        if (value !== undefined) {
+          present++;
+          if (value !== null) text = encoders[f]!(value);
+        }
+        if (text === null) {
+          if (!field.isNullable) {
             const why = field.isPrimaryKey ? 'primary key' : 'not nullable';
             details.push({ path: `rows[${index}].${field.name}`, message: `required (${why})` });
             rowIsValid = false;
           }
+          texts[f] = null;
+          line = f === 0 ? '\\N' : `${line}\t\\N`;
+        } else if (text instanceof ValueProblem) {
+          details.push({ path: `rows[${index}].${field.name}`, message: text.message });
+          rowIsValid = false;
+          texts[f] = null;
+        } else {
           texts[f] = text;
+          const column = this.escaped[f] ? copyText(text) : text;
+          line = f === 0 ? column : `${line}\t${column}`;
         }
       }
       // Look for unknown keys only when the row has more keys than fields present.
@@ -399,43 +483,15 @@ export class JsonRowsEncoder {
       }
       if (!rowIsValid) continue;
 
-      let line = '';
-      for (let f = 0; f < fields.length; f++) {
-        const text = texts[f]!;
-        const column = text === null ? '\\N' : this.escaped[f] ? copyText(text) : text;
-        line = f === 0 ? column : `${line}\t${column}`;
-      }
       this.lines[index] = line;
-      this.checkKeys(index);
+      this.recordKeys(index);
     }
   }
 
-  /** Records the row's key values and refuses a key seen earlier in the request. */
-  private checkKeys(index: number): void {
-    for (let k = 0; k < this.keys.length; k++) {
-      const key = this.keys[k]!;
-      let identity = '';
-      let complete = true;
-      for (let c = 0; c < key.positions.length; c++) {
-        const text = this.texts[key.positions[c]!] ?? null;
-        key.columns[c]![index] = text;
-        if (text === null) complete = false;
-        else {
-          const part = canonicalKey(key.fields[c]!, text);
-          identity = c === 0 ? part : `${identity}\u0000${part}`;
-        }
-      }
-      if (!complete) continue;
-      const first = this.seen[k]!.get(identity);
-      if (first === undefined) {
-        this.seen[k]!.set(identity, index);
-        continue;
-      }
-      const what = k === 0 ? 'primary key' : 'value of a unique field';
-      this.details.push({
-        path: `rows[${index}].${key.fields.map((kf) => kf.name).join('+')}`,
-        message: `duplicate ${what} in this request (same as rows[${first}])`,
-      });
+  /** Records the row's key values (for duplicates and lookups of existing rows). */
+  private recordKeys(index: number): void {
+    for (const key of this.keys) {
+      for (let c = 0; c < key.positions.length; c++) key.columns[c]![index] = this.texts[key.positions[c]!] ?? null;
     }
   }
 }

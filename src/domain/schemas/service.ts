@@ -233,6 +233,8 @@ export async function loadRows(
   const encoder = new JsonRowsEncoder(schema.fields, rows);
   const into = copyTarget(tenant, schema, schema.fields.map((f) => f.name), 'text');
   const toInvalid = (keep?: readonly number[]) => (error: unknown) => {
+    // A key repeated within the request: name every repetition, not only the first the table met.
+    if (isUniqueViolation(error)) encoder.finish();
     throw asInvalidRows(error, (line) => (keep ? (keep[line - 1] ?? line - 1) : line - 1));
   };
   const inserted = await inLoadTransactionOnce(database, tenant, idempotency, async ({ t, copyIn }) => {
