@@ -119,7 +119,7 @@ export function operationLimitPlugins(
         setResultAndStopExecution({ errors });
       },
       onExecutionResult({ result }) {
-        if (!options.onRefused || Array.isArray(result) || !('errors' in result)) return;
+        if (!options.onRefused || !result || Array.isArray(result) || !('errors' in result)) return;
         for (const error of result.errors ?? []) {
           const limit = refusals.get(error);
           if (limit) options.onRefused(limit);
@@ -131,6 +131,28 @@ export function operationLimitPlugins(
 
 const PAGE_ARGUMENTS = new Set(['first', 'last']);
 
+/** Documents come from yoga's parse cache: what each passes as page sizes is worked out once. */
+const pageVariablesOf = new WeakMap<DocumentNode, { names: ReadonlySet<string>; defaults: ReadonlyMap<string, number> }>();
+
+function pageVariables(document: DocumentNode) {
+  let found = pageVariablesOf.get(document);
+  if (!found) {
+    const names = new Set<string>();
+    const defaults = new Map<string, number>();
+    visit(document, {
+      Argument(node) {
+        if (PAGE_ARGUMENTS.has(node.name.value) && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+      },
+      VariableDefinition(node) {
+        if (node.defaultValue?.kind === Kind.INT) defaults.set(node.variable.name.value, Number(node.defaultValue.value));
+      },
+    });
+    found = { names, defaults };
+    pageVariablesOf.set(document, found);
+  }
+  return found;
+}
+
 /**
  * graphql-armor's cost multiplies a list by a literal `first`/`last` only;
  * `segments(first: $n)` would cost the same for n = 1 and n = 100. This copy
@@ -139,23 +161,18 @@ const PAGE_ARGUMENTS = new Set(['first', 'last']);
  * document passes no page size in a variable.
  */
 export function withPageSizesInlined(document: DocumentNode, variables: Readonly<Record<string, unknown>>): DocumentNode | null {
-  const defaults = new Map<string, unknown>();
-  for (const definition of document.definitions) {
-    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
-    for (const variable of definition.variableDefinitions ?? []) {
-      if (variable.defaultValue?.kind === Kind.INT) defaults.set(variable.variable.name.value, Number(variable.defaultValue.value));
-    }
-  }
-  let changed = false;
-  const inlined = visit(document, {
+  const { names, defaults } = pageVariables(document);
+  if (names.size === 0) return null;
+  const sizeOf = (name: string): number | undefined => {
+    const value = variables[name] ?? defaults.get(name);
+    return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  };
+  if (![...names].some((name) => sizeOf(name) !== undefined)) return null;
+  return visit(document, {
     Argument(node) {
       if (!PAGE_ARGUMENTS.has(node.name.value) || node.value.kind !== Kind.VARIABLE) return undefined;
-      const name = node.value.name.value;
-      const value = variables[name] ?? defaults.get(name);
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) return undefined;
-      changed = true;
-      return { ...node, value: { kind: Kind.INT, value: String(value) } };
+      const size = sizeOf(node.value.name.value);
+      return size === undefined ? undefined : { ...node, value: { kind: Kind.INT, value: String(size) } };
     },
   });
-  return changed ? inlined : null;
 }
