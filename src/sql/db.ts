@@ -10,7 +10,7 @@ export const pgp: IMain = pgPromise({
   query(event) {
     const dc = event.dc as ConnectionContext | undefined;
     if (dc) dc.stats.queries += 1;
-    if (queryObserver) queryStarts.set(event.client, process.hrtime.bigint());
+    if (queryObservers.size > 0) queryStarts.set(event.client, process.hrtime.bigint());
   },
   receive({ ctx }) {
     observeQuery(ctx, undefined);
@@ -126,33 +126,40 @@ export interface QueryObservation {
   error: unknown;
 }
 
-let queryObserver: ((observation: QueryObservation) => void) | null = null;
+/** Observers of statements, each with how many gateways registered it (tests run several in one process). */
+const queryObservers = new Map<(observation: QueryObservation) => void, number>();
 /** A connection runs one statement at a time: its start time is kept by connection. */
 const queryStarts = new WeakMap<object, bigint>();
 
-/** Sends every statement's duration and outcome to `observer` (one observer per process). */
+/** Sends every statement's duration and outcome to `observer`, until the returned function is called. */
 export function observeQueries(observer: (observation: QueryObservation) => void): () => void {
-  queryObserver = observer;
+  queryObservers.set(observer, (queryObservers.get(observer) ?? 0) + 1);
+  let registered = true;
   return () => {
-    if (queryObserver === observer) queryObserver = null;
+    if (!registered) return;
+    registered = false;
+    const count = (queryObservers.get(observer) ?? 1) - 1;
+    if (count > 0) queryObservers.set(observer, count);
+    else queryObservers.delete(observer);
   };
 }
 
 function observeQuery(event: { client?: object; dc?: unknown; ctx?: { tag?: unknown } } | undefined, error: unknown): void {
   const dc = event?.dc as ConnectionContext | undefined;
-  if (!queryObserver || !dc) return;
+  if (queryObservers.size === 0 || !dc) return;
   const client = event?.client;
   const started = client ? queryStarts.get(client) : undefined;
   // With a connection but no statement under way: a task or transaction that failed, counted by its statements.
   if (client && started === undefined) return;
   if (client) queryStarts.delete(client);
   const tag = event?.ctx?.tag;
-  queryObserver({
+  const observation: QueryObservation = {
     pool: dc.pool,
     task: typeof tag === 'string' ? tag : null,
     seconds: started === undefined ? null : Number(process.hrtime.bigint() - started) / 1e9,
     error,
-  });
+  };
+  for (const observer of queryObservers.keys()) observer(observation);
 }
 
 /** Is the database answering? Used by `/readyz`. */

@@ -70,6 +70,8 @@ describeWithBrowser('GraphiQL in a real browser', () => {
     await page.keyboard.press('Backspace');
     await page.keyboard.type('{ segments(first: 5) { totalCount edges { node { name customerCount');
 
+    // Close any completion popup the editor opened, then run.
+    await page.keyboard.press('Escape');
     await page.locator('.graphiql-execute-button').click();
     const response = page.locator('.graphiql-response');
     await expect.poll(async () => response.innerText(), { timeout: 20_000 }).toContain('seen_in_the_browser');

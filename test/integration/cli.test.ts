@@ -42,7 +42,8 @@ async function failing(...args: string[]): Promise<{ code: number; stderr: strin
   throw new Error(`expected ${args.join(' ')} to fail`);
 }
 
-describe('the command line', () => {
+// Each command is a new process (and, without TEST_DATABASE_URL, a new embedded database).
+describe('the command line', { timeout: 120_000 }, () => {
   it('creates a tenant, mints a key printed alone on stdout, lists and revokes it', async () => {
     await cli('tenants', 'create', 'cli-tenant');
     const created = await cli('keys', 'create', '--tenant', 'cli-tenant', '--role', 'editor', '--name', 'etl');
