@@ -8,6 +8,7 @@ import { rm, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { DEMO_CUSTOMER_FIELDS } from '../src/domain/schemas/service.js';
 import { authHeaders, restOk, type RunContext } from './context.js';
 import { psqlOutput, psqlTimes } from './psql.js';
 import { log, median, round } from './util.js';
@@ -24,18 +25,7 @@ export interface LoadingResult {
   samples: { raw: number[]; csv: number[]; json: number[] };
 }
 
-const FIELDS = [
-  { name: 'id', dataType: 'bigint', isPrimaryKey: true },
-  { name: 'email', dataType: 'text', isUnique: true },
-  { name: 'first_name', dataType: 'text' },
-  { name: 'country', dataType: 'text' },
-  { name: 'city', dataType: 'text' },
-  { name: 'lifetime_value', dataType: 'numeric', precision: 12, scale: 2 },
-  { name: 'signup_at', dataType: 'timestamptz' },
-  { name: 'vip', dataType: 'boolean' },
-  { name: 'age', dataType: 'integer' },
-  { name: 'plan', dataType: 'text' },
-];
+const FIELDS = DEMO_CUSTOMER_FIELDS;
 const COLUMNS = FIELDS.map((f) => f.name).join(', ');
 const JSON_BATCH = 10_000;
 

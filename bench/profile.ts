@@ -21,6 +21,7 @@ import { freePort, startChild } from './processes.js';
 import { gatewayEnv } from './servers.js';
 import { summarizeProfile, type CpuProfile } from './profile-summary.js';
 import { log } from './util.js';
+import { DEMO_CUSTOMER_FIELDS } from '../src/domain/schemas/service.js';
 
 /** `npm start` without DATABASE_URL, profiled from spawn to the first 200 of /readyz: first start, then restart. */
 async function profileColdStart(): Promise<void> {
@@ -122,18 +123,7 @@ async function profileJsonLoad(url: string, fixture: Fixture, seconds: number): 
     body: JSON.stringify({
       name: 'profile_load',
       entityType: 'customer',
-      fields: [
-        { name: 'id', dataType: 'bigint', isPrimaryKey: true },
-        { name: 'email', dataType: 'text', isUnique: true },
-        { name: 'first_name', dataType: 'text' },
-        { name: 'country', dataType: 'text' },
-        { name: 'city', dataType: 'text' },
-        { name: 'lifetime_value', dataType: 'numeric', precision: 12, scale: 2 },
-        { name: 'signup_at', dataType: 'timestamptz' },
-        { name: 'vip', dataType: 'boolean' },
-        { name: 'age', dataType: 'integer' },
-        { name: 'plan', dataType: 'text' },
-      ],
+      fields: DEMO_CUSTOMER_FIELDS,
     }),
   });
   const schema = (await created.json()) as { id: string };

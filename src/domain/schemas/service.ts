@@ -546,23 +546,26 @@ function sqlState(error: unknown): string | undefined {
 export const MAX_DEMO_CUSTOMERS = 10_000_000;
 const DEMO_BATCH = 100_000;
 
+/** The fields of the demo `customers` schema (also what the benchmarks load). */
+export const DEMO_CUSTOMER_FIELDS = [
+  { name: 'id', dataType: 'bigint', isPrimaryKey: true },
+  { name: 'email', dataType: 'text', isUnique: true },
+  { name: 'first_name', dataType: 'text' },
+  { name: 'country', dataType: 'text' },
+  { name: 'city', dataType: 'text' },
+  { name: 'lifetime_value', dataType: 'numeric', precision: 12, scale: 2 },
+  { name: 'signup_at', dataType: 'timestamptz' },
+  { name: 'vip', dataType: 'boolean' },
+  { name: 'age', dataType: 'integer' },
+  { name: 'plan', dataType: 'text' },
+] as const;
+
 const DEMO_CUSTOMERS = {
   name: 'customers',
   displayName: 'Customers',
   description: 'Demo customers (synthetic)',
   entityType: 'customer',
-  fields: [
-    { name: 'id', dataType: 'bigint', isPrimaryKey: true },
-    { name: 'email', dataType: 'text', isUnique: true },
-    { name: 'first_name', dataType: 'text' },
-    { name: 'country', dataType: 'text' },
-    { name: 'city', dataType: 'text' },
-    { name: 'lifetime_value', dataType: 'numeric', precision: 12, scale: 2 },
-    { name: 'signup_at', dataType: 'timestamptz' },
-    { name: 'vip', dataType: 'boolean' },
-    { name: 'age', dataType: 'integer' },
-    { name: 'plan', dataType: 'text' },
-  ],
+  fields: DEMO_CUSTOMER_FIELDS,
 } as const;
 
 const DEMO_ORDERS = {
