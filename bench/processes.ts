@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log, sleep } from './util.js';
@@ -157,19 +156,7 @@ export async function sampleMemory<T>(pid: number, work: () => Promise<T>): Prom
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no loopback port'));
-      });
-    });
-  });
-}
+export { freeLoopbackPort as freePort } from '../src/sql/embedded.js';
 
 export async function stopAll(servers: Array<ChildServer | undefined>): Promise<void> {
   await Promise.all(

@@ -18,6 +18,7 @@ import { forbiddenError } from '../schema/errors.js';
 import { fieldRule, type ShieldRule } from '../schema/shield-plugin.js';
 import { messageOf, restErrorOf, restPath, RestError } from './errors.js';
 import { REST_OPERATIONS, type RestOperation } from './operations.js';
+import { withoutSuggestions } from '../server/graphql-guards.js';
 
 interface PreparedVariable {
   name: string;
@@ -57,7 +58,8 @@ export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
     async run<T>(operation: RestOperation, variables: Record<string, unknown>, context: GraphQLContext): Promise<T> {
       const definitions = prepared.get(operation);
       if (!definitions) throw new Error(`REST operation ${operation.name} was not prepared`);
-      refuseUncoercible(definitions, variables, operation);
+      // Hints name fields the caller did not send: admins only, as on /graphql.
+      refuseUncoercible(definitions, variables, operation, context.principal?.role === 'admin');
       // Absent stays absent (an undefined variable would reach resolvers as null).
       const given = Object.fromEntries(Object.entries(variables).filter(([, value]) => value !== undefined));
       const result = await execute({
@@ -105,6 +107,7 @@ function refuseUncoercible(
   definitions: PreparedVariable[],
   variables: Record<string, unknown>,
   operation: RestOperation,
+  showSuggestions: boolean,
 ) {
   const details: ErrorDetail[] = [];
   for (const { name, type, hasDefault } of definitions) {
@@ -114,7 +117,10 @@ function refuseUncoercible(
       if (isNonNullType(type) && !hasDefault) details.push({ path: prefix || 'body', message: 'is required' });
       continue;
     }
-    coerceInputValue(value, type, (path, _invalid, error) => details.push(coercionDetail(prefix, path, error)));
+    coerceInputValue(value, type, (path, _invalid, error) => {
+      const detail = coercionDetail(prefix, path, error);
+      details.push(showSuggestions ? detail : { ...detail, message: withoutSuggestions(detail.message) });
+    });
   }
   if (details.length > 0) throw new RestError('BAD_USER_INPUT', messageOf(details), details);
 }

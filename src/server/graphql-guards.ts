@@ -64,7 +64,7 @@ const SUGGESTIONS = /\s*Did you mean [^?]*\?/g;
 function hideSuggestions(errors: readonly GraphQLError[]): GraphQLError[] {
   return errors.map((error) =>
     SUGGESTION.test(error.message)
-      ? new GraphQLError(error.message.replace(SUGGESTIONS, '').trim(), {
+      ? new GraphQLError(withoutSuggestions(error.message), {
           nodes: error.nodes,
           source: error.source,
           positions: error.positions,
@@ -74,6 +74,11 @@ function hideSuggestions(errors: readonly GraphQLError[]): GraphQLError[] {
         })
       : error,
   );
+}
+
+/** The message without its "Did you mean ...?" hints; REST strips them with this too. */
+export function withoutSuggestions(message: string): string {
+  return message.replace(SUGGESTIONS, '').trim();
 }
 
 export interface GuardOptions {

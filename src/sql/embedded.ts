@@ -36,7 +36,8 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   };
 }
 
-function freeLoopbackPort(): Promise<number> {
+/** A port nothing listens on at the moment, on 127.0.0.1. */
+export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);

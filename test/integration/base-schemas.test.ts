@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Conflict, Invalid, NotFound, type ErrorDetail } from '../../src/domain/errors.js';
+import { Conflict, NotFound } from '../../src/domain/errors.js';
 import {
   countBaseSchemas,
   createBaseSchema,
@@ -20,6 +20,7 @@ import { createTenant, type Tenant } from '../../src/domain/tenants.js';
 import type { Db } from '../../src/sql/db.js';
 import type { LoadTarget } from '../../src/sql/schemas.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { invalidDetails, rejection } from '../support/errors.js';
 
 let database: TestDatabase;
 let db: Db;
@@ -36,21 +37,6 @@ afterAll(async () => {
 
 function newTenant(): Promise<Tenant> {
   return createTenant(db, `acme-${randomBytes(4).toString('hex')}`);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function invalidDetails(promise: Promise<unknown>): Promise<ErrorDetail[]> {
-  const error = await rejection(promise);
-  expect(error).toBeInstanceOf(Invalid);
-  return (error as Invalid).details ?? [];
 }
 
 async function tablesIn(namespace: string): Promise<string[]> {

@@ -133,6 +133,18 @@ describe('403 FORBIDDEN', () => {
   });
 });
 
+describe('400 hints', () => {
+  it('"Did you mean" hints are for admins only, as on /graphql', async () => {
+    const body = { json: { name: 'x', baseSchemaId: schemaId, status: 'activ' } };
+    const asAdmin = expectEnvelope(await rest('POST', '/api/v1/segments', { ...body, key: keys.admin }), 400, 'BAD_REQUEST');
+    const asEditor = expectEnvelope(await rest('POST', '/api/v1/segments', { ...body, key: keys.editor }), 400, 'BAD_REQUEST');
+    expect(asAdmin.details?.[0]?.path).toBe('status');
+    expect(asEditor.details?.[0]?.path).toBe('status');
+    expect(JSON.stringify(asAdmin)).toMatch(/Did you mean/);
+    expect(JSON.stringify(asEditor)).not.toMatch(/Did you mean/);
+  });
+});
+
 describe('404 NOT_FOUND', () => {
   it('unknown routes, in the same envelope', async () => {
     for (const path of ['/api/v1', '/api/v1/nothing', '/api/v1/segments/a/b', '/api/v2/segments']) {

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Conflict, Invalid, type ErrorDetail } from '../../src/domain/errors.js';
+import { Conflict } from '../../src/domain/errors.js';
 import { createBaseSchema, loadCsv, loadRows, readRows, updateBaseSchema } from '../../src/domain/schemas/service.js';
 import type { BaseSchemaRecord } from '../../src/domain/schemas/types.js';
 import { createTenant, type Tenant } from '../../src/domain/tenants.js';
 import type { Db } from '../../src/sql/db.js';
 import type { LoadTarget } from '../../src/sql/schemas.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { invalidDetails, rejection } from '../support/errors.js';
 
 let database: TestDatabase;
 let db: Db;
@@ -23,21 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await database?.destroy();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function invalidDetails(promise: Promise<unknown>): Promise<ErrorDetail[]> {
-  const error = await rejection(promise);
-  expect(error).toBeInstanceOf(Invalid);
-  return (error as Invalid).details ?? [];
-}
 
 let schemaCount = 0;
 function schemaName(prefix: string): string {
