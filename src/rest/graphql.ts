@@ -1,16 +1,17 @@
 import {
   coerceInputValue,
-  execute,
   isNonNullType,
   Kind,
   typeFromAST,
   validate,
+  type ExecutionResult,
   type GraphQLError,
   type GraphQLInputType,
   type GraphQLResolveInfo,
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
+import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import { allow, deny } from 'graphql-shield';
 import type { ErrorDetail } from '../domain/errors.js';
 import type { GraphQLContext } from '../schema/context.js';
@@ -19,6 +20,11 @@ import { fieldRule, type ShieldRule } from '../schema/shield-plugin.js';
 import { messageOf, restErrorOf, restPath, RestError } from './errors.js';
 import { REST_OPERATIONS, type RestOperation } from './operations.js';
 import { withoutSuggestions } from '../server/graphql-guards.js';
+
+type CompiledOperation = (
+  variables: Record<string, unknown>,
+  context: GraphQLContext,
+) => ExecutionResult | Promise<ExecutionResult>;
 
 interface PreparedVariable {
   name: string;
@@ -54,6 +60,21 @@ export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
     prepared.set(operation, variablesOf(schema, operation));
   }
 
+  const compiled = new Map<RestOperation, CompiledOperation>();
+  /** Each operation is compiled (graphql-jit) on its first use: a start does not pay for routes nobody calls. */
+  const compiledOf = (operation: RestOperation): CompiledOperation => {
+    let run = compiled.get(operation);
+    if (!run) {
+      const query = compileQuery(schema, operation.document, operation.name);
+      if (!isCompiledQuery(query)) {
+        throw new Error(`REST operation ${operation.name} does not compile: ${query.errors?.map((e) => e.message).join('; ')}`);
+      }
+      run = (variables, context) => query.query(undefined, context, variables);
+      compiled.set(operation, run);
+    }
+    return run;
+  };
+
   return {
     async run<T>(operation: RestOperation, variables: Record<string, unknown>, context: GraphQLContext): Promise<T> {
       const definitions = prepared.get(operation);
@@ -62,13 +83,7 @@ export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
       refuseUncoercible(definitions, variables, operation, context.principal?.role === 'admin');
       // Absent stays absent (an undefined variable would reach resolvers as null).
       const given = Object.fromEntries(Object.entries(variables).filter(([, value]) => value !== undefined));
-      const result = await execute({
-        schema,
-        document: operation.document,
-        variableValues: given,
-        contextValue: context,
-        operationName: operation.name,
-      });
+      const result = await compiledOf(operation)(given, context);
       const first = result.errors?.[0];
       if (first) throw restErrorOf(first, operation.names);
       return result.data as T;

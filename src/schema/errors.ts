@@ -56,8 +56,11 @@ export function httpStatusOf(code: PublicErrorCode): number | undefined {
 export function toPublicError(error: unknown): GraphQLError {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   const path = error instanceof GraphQLError ? error.path : undefined;
-  const located = (e: GraphQLError): GraphQLError =>
-    path ? new GraphQLError(e.message, { path, nodes: (error as GraphQLError).nodes, extensions: e.extensions }) : e;
+  const located = (e: GraphQLError): GraphQLError => {
+    if (!path) return e;
+    const { nodes, source, positions } = error as GraphQLError;
+    return new GraphQLError(e.message, { path, nodes, source, positions, extensions: e.extensions });
+  };
 
   if (original instanceof DomainError) {
     return located(publicError(original.code, original.message, original.details));

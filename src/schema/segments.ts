@@ -1,4 +1,6 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from './builder.js';
+import { selectedFieldNames } from './lookahead.js';
 import { BaseSchemaRef, DeletePayload, EntityType } from './base-schemas.js';
 import { tenantOf, type GraphQLContext } from './context.js';
 import { keysetConnection, type KeysetConnection } from './cursors.js';
@@ -17,7 +19,7 @@ import {
   type SegmentOverlap,
   type SegmentPreview,
   countSegmentsOf,
-  listSegments,
+  listSegmentsWith,
   type SegmentFilter,
   type SegmentRecord,
 } from '../domain/segments/service.js';
@@ -73,13 +75,34 @@ builder.node(SegmentRef, {
   }),
 });
 
-function segmentConnection(ctx: GraphQLContext, args: Parameters<typeof keysetConnection>[0], filter: SegmentFilter) {
+/**
+ * A page of segments in one round trip with what the query asks along with
+ * it: the nodes' base schemas (primed into the request's dataloader) and
+ * `totalCount`.
+ */
+function segmentConnection(
+  ctx: GraphQLContext,
+  info: GraphQLResolveInfo,
+  args: Parameters<typeof keysetConnection>[0],
+  filter: SegmentFilter,
+) {
   const { db } = ctx.services.database;
   const tenantId = tenantOf(ctx).id;
+  const nodeFields = selectedFieldNames(info, ['edges', 'node']);
+  const extras = {
+    baseSchemas: nodeFields.has('baseSchema') || nodeFields.has('baseSchemaName'),
+    total: selectedFieldNames(info, []).has('totalCount'),
+  };
+  let total: number | null = null;
   return keysetConnection(
     args,
-    (page) => listSegments(db, tenantId, filter, page),
-    () => countSegmentsOf(db, tenantId, filter),
+    async (page) => {
+      const found = await listSegmentsWith(db, tenantId, filter, page, extras);
+      for (const schema of found.baseSchemas) ctx.loaders.baseSchema.prime(schema.id, schema);
+      total = found.total;
+      return found.segments;
+    },
+    async () => total ?? countSegmentsOf(db, tenantId, filter),
   );
 }
 
@@ -93,7 +116,7 @@ builder.queryField('segments', (t) =>
         status: t.arg({ type: SegmentStatus }),
         search: t.arg.string({ description: 'Case-insensitive substring of the name' }),
       },
-      resolve: (_root, args, ctx) => segmentConnection(ctx, args, { status: args.status, search: args.search }),
+      resolve: (_root, args, ctx, info) => segmentConnection(ctx, info, args, { status: args.status, search: args.search }),
     },
     {
       name: 'SegmentConnection',
@@ -108,7 +131,7 @@ builder.objectField(BaseSchemaRef, 'segments', (t) =>
   t.connection({
     type: SegmentRef,
     description: 'The segments built on this schema',
-    resolve: (schema, args, ctx) => segmentConnection(ctx, args, { baseSchemaId: schema.id }),
+    resolve: (schema, args, ctx, info) => segmentConnection(ctx, info, args, { baseSchemaId: schema.id }),
   }),
 );
 

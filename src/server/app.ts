@@ -14,6 +14,7 @@ import { GRAPHIQL_ASSETS_PATH, renderLocalGraphiQL, sendGraphiQLAsset } from './
 import { useCsrfPrevention, useResponseGuards, type ObservedOperation } from './graphql-guards.js';
 import { countLimitRefusal, metrics, metricsText, operationLabel, routeLabeler } from './metrics.js';
 import { operationLimitPlugins } from './operation-limits.js';
+import { useCompiledExecution } from './compiled-execution.js';
 import { sendError, sendJson } from './respond.js';
 
 export interface ServerContext {
@@ -61,6 +62,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       }),
       useCsrfPrevention(),
       useResponseGuards({ keys: services.keys, logger, maskedCauses }),
+      useCompiledExecution(),
     ],
     graphqlEndpoint: '/graphql',
     landingPage: false,

@@ -507,3 +507,6 @@ function arrayLiteral(values: readonly (string | null)[]): string {
   }
   return `${text}}`;
 }
+
+/** For statements of other aggregates that return base schemas too (a segment page with its schemas). */
+export { SCHEMA_COLUMNS as BASE_SCHEMA_COLUMNS, toRecord as toBaseSchemaRecord, type BaseSchemaRow };

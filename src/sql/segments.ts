@@ -1,5 +1,7 @@
 import type { IBaseProtocol } from 'pg-promise';
 import { pgp } from './db.js';
+import { BASE_SCHEMA_COLUMNS, toBaseSchemaRecord, type BaseSchemaRow } from './schemas.js';
+import type { BaseSchemaRecord } from '../domain/schemas/types.js';
 
 /** Statements of the segments aggregate. Every one filters by tenant_id. */
 
@@ -97,6 +99,10 @@ export function escapeLike(text: string): string {
 
 /** One page by keyset on (created_at, id): the same cost on page 1 and page 400. */
 export function listSegmentPage(db: Queryable, tenantId: string, filter: SegmentFilter, page: PageRequest): Promise<SegmentRow[]> {
+  return db.any<SegmentRow>(pageQuery(tenantId, filter, page, COLUMNS));
+}
+
+function pageQuery(tenantId: string, filter: SegmentFilter, page: PageRequest, columns: string): string {
   const { where, values } = filterClause(tenantId, filter);
   const conditions = [where];
   if (page.after) {
@@ -111,16 +117,77 @@ export function listSegmentPage(db: Queryable, tenantId: string, filter: Segment
   }
   const order = page.inverted ? 'created_at DESC, id DESC' : 'created_at, id';
   values.limit = page.limit;
-  return db.any<SegmentRow>(
-    `SELECT ${COLUMNS} FROM segments WHERE ${conditions.join(' AND ')} ORDER BY ${order} LIMIT $<limit>`,
+  return pgp.as.format(
+    `SELECT ${columns} FROM segments WHERE ${conditions.join(' AND ')} ORDER BY ${order} LIMIT $<limit>`,
     values,
   );
 }
 
 export async function countSegments(db: Queryable, tenantId: string, filter: SegmentFilter): Promise<number> {
-  const { where, values } = filterClause(tenantId, filter);
-  const row = await db.one<{ n: number }>(`SELECT count(*)::int AS n FROM segments WHERE ${where}`, values);
+  const row = await db.one<{ n: number }>(countStatement(tenantId, filter));
   return row.n;
+}
+
+/**
+ * The number of segments a filter matches. Unfiltered, it is the tenant's
+ * counter (kept at commit by a trigger, migration 0003), one row instead of
+ * an index scan over every segment of the tenant.
+ */
+function countStatement(tenantId: string, filter: SegmentFilter): string {
+  if (!filter.status && !filter.search && !filter.baseSchemaId) {
+    return pgp.as.format(
+      'SELECT coalesce((SELECT segments::int FROM segment_counts WHERE tenant_id = $1), 0) AS n',
+      [tenantId],
+    );
+  }
+  const { where, values } = filterClause(tenantId, filter);
+  return pgp.as.format(`SELECT count(*)::int AS n FROM segments WHERE ${where}`, values);
+}
+
+export interface SegmentPageExtras {
+  /** Also the base schemas of the page's segments. */
+  baseSchemas: boolean;
+  /** Also the number of segments the filter matches. */
+  total: boolean;
+}
+
+export interface SegmentPageResult {
+  rows: SegmentRow[];
+  baseSchemas: BaseSchemaRecord[];
+  total: number | null;
+}
+
+/**
+ * A page with what a read asks along with it, in one round trip: the page,
+ * the base schemas its segments stand on, the total. Each is its own
+ * statement of one query string, so each keeps its plan; the schemas'
+ * statement selects the page again (an index range of at most 101 rows)
+ * rather than waiting for its ids.
+ */
+export async function listSegmentPageWith(
+  db: Queryable,
+  tenantId: string,
+  filter: SegmentFilter,
+  page: PageRequest,
+  extras: SegmentPageExtras,
+): Promise<SegmentPageResult> {
+  const pageStatement = pageQuery(tenantId, filter, page, COLUMNS);
+  if (!extras.baseSchemas && !extras.total) return { rows: await db.any<SegmentRow>(pageStatement), baseSchemas: [], total: null };
+  const statements = [pageStatement];
+  if (extras.baseSchemas) {
+    statements.push(
+      pgp.as.format(
+        `SELECT ${BASE_SCHEMA_COLUMNS} FROM base_schemas
+         WHERE tenant_id = $1 AND id IN (SELECT base_schema_id FROM ($2:raw) page)`,
+        [tenantId, pageQuery(tenantId, filter, page, 'base_schema_id')],
+      ),
+    );
+  }
+  if (extras.total) statements.push(countStatement(tenantId, filter));
+  const [rows = [], ...rest] = await db.multi(statements.join(';\n'));
+  const schemaRows = extras.baseSchemas ? (rest.shift() as BaseSchemaRow[]) : [];
+  const total = extras.total ? (rest.shift() as Array<{ n: number }>)[0]!.n : null;
+  return { rows: rows as SegmentRow[], baseSchemas: schemaRows.map(toBaseSchemaRecord), total };
 }
 
 export interface NewSegment {

@@ -58,7 +58,7 @@ describe.skipIf(!server)('several gateway instances on one database', () => {
 
   it('migrate a fresh database together: every migration is applied once, and both serve', async () => {
     const applied = await database.db.map('SELECT id FROM schema_migrations ORDER BY id', [], (r: { id: string }) => r.id);
-    expect(applied).toEqual(['0001_init', '0002_idempotency']);
+    expect(applied).toEqual(['0001_init', '0002_idempotency', '0003_segment_counts']);
     expect((await fetch(`${a.url}/readyz`)).status).toBe(200);
     expect((await fetch(`${b.url}/readyz`)).status).toBe(200);
   });

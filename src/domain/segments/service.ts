@@ -19,7 +19,6 @@ import {
   findSegmentsOnSchema,
   insertSegment,
   limitStatementTime,
-  listSegmentPage,
   overlapMasks,
   previewViewRows,
   referencesReach,
@@ -31,6 +30,8 @@ import {
   type SegmentChanges,
   type SegmentFilter,
   type SegmentRow,
+  listSegmentPageWith,
+  type SegmentPageExtras,
 } from '../../sql/segments.js';
 import { retryingTx } from '../../sql/transactions.js';
 import { compileSegmentQuery } from './compile.js';
@@ -552,9 +553,28 @@ export async function getSegmentsByIds(db: Queryable, tenantId: string, ids: rea
 
 export type { SegmentFilter };
 
-/** A keyset page of the tenant's segments (filter by status, name substring, base schema). */
-export async function listSegments(db: Queryable, tenantId: string, filter: SegmentFilter, page: PageRequest): Promise<SegmentRecord[]> {
-  return (await listSegmentPage(db, tenantId, filter, page)).map(toSegmentRecord);
+export interface SegmentPage {
+  segments: SegmentRecord[];
+  /** The schemas of the page's segments, when asked for. */
+  baseSchemas: BaseSchemaRecord[];
+  /** How many segments the filter matches, when asked for. */
+  total: number | null;
+}
+
+/**
+ * A keyset page of the tenant's segments (filter by status, name substring,
+ * base schema) with, in the same round trip, the base schemas of its
+ * segments and the total, as asked.
+ */
+export async function listSegmentsWith(
+  db: Queryable,
+  tenantId: string,
+  filter: SegmentFilter,
+  page: PageRequest,
+  extras: SegmentPageExtras,
+): Promise<SegmentPage> {
+  const { rows, baseSchemas, total } = await listSegmentPageWith(db, tenantId, filter, page, extras);
+  return { segments: rows.map(toSegmentRecord), baseSchemas, total };
 }
 
 export function countSegmentsOf(db: Queryable, tenantId: string, filter: SegmentFilter): Promise<number> {

@@ -1,0 +1,87 @@
+import {
+  getOperationAST,
+  getVariableValues,
+  GraphQLError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type Source,
+} from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import type { Plugin } from 'graphql-yoga';
+
+type Compiled = Pick<CompiledQuery, 'query' | 'stringify'>;
+
+/**
+ * Execution through graphql-jit: a document asked a second time is compiled
+ * to a JavaScript function and runs as that from then on; one-off documents
+ * run on graphql-js and never pay for a compilation. Documents are the parse
+ * cache's own objects, so compilations are kept per document and go when the
+ * cache lets the document go.
+ *
+ * What a client sees does not depend on which of the two ran: variables are
+ * coerced by graphql-js first either way (graphql-js's messages and hints),
+ * and errors of compiled runs get back the source positions graphql-js
+ * errors carry (graphql-jit keeps only line and column, which yoga's error
+ * serialisation drops).
+ */
+export function useCompiledExecution(): Plugin {
+  const compilations = new WeakMap<DocumentNode, Compiled | 'seen'>();
+
+  const compiledFor = (args: ExecutionArgs): Compiled | null => {
+    const known = compilations.get(args.document);
+    if (known === undefined) {
+      compilations.set(args.document, 'seen');
+      return null;
+    }
+    if (known !== 'seen') return known;
+    const compiled = compileQuery(args.schema, args.document, args.operationName ?? undefined);
+    // What does not compile runs on graphql-js, which reports it as it always has.
+    const entry: Compiled | null = isCompiledQuery(compiled) ? compiled : null;
+    if (entry) compilations.set(args.document, entry);
+    return entry;
+  };
+
+  return {
+    onExecute({ args, setExecuteFn, setResultAndStopExecution }) {
+      const operation = getOperationAST(args.document, args.operationName);
+      if (operation?.variableDefinitions?.length) {
+        const coerced = getVariableValues(args.schema, operation.variableDefinitions, args.variableValues ?? {}, {
+          maxErrors: 50,
+        });
+        if (coerced.errors) {
+          setResultAndStopExecution({ errors: coerced.errors });
+          return;
+        }
+      }
+      const compiled = compiledFor(args);
+      if (!compiled) return;
+      const source = args.document.loc?.source;
+      setExecuteFn(async (run: ExecutionArgs) => {
+        const result = (await compiled.query(run.rootValue, run.contextValue, run.variableValues)) as ExecutionResult & {
+          stringify?: (value: unknown) => string;
+        };
+        if (result.errors && source) {
+          return Object.assign({ ...result, errors: result.errors.map((e) => positioned(e, source)) }, { stringify: compiled.stringify });
+        }
+        result.stringify = compiled.stringify;
+        return result;
+      });
+    },
+  };
+}
+
+/** The error with source positions for its line and column, as graphql-js would have made it. */
+function positioned(error: GraphQLError, source: Source): GraphQLError {
+  if (error.nodes || error.positions || !error.locations?.length) return error;
+  // Lines end as graphql-js's lexer ends them.
+  const lineStarts = [0, ...[...source.body.matchAll(/\r\n|[\n\r]/g)].map((m) => m.index + m[0].length)];
+  const positions = error.locations.map(({ line, column }) => (lineStarts[line - 1] ?? 0) + column - 1);
+  return new GraphQLError(error.message, {
+    source,
+    positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  });
+}

@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Role } from '../../src/domain/keys.js';
+import { deleteTenantAndNamespace } from '../../src/sql/tenants.js';
+import { gql, startTestGateway, uniqueTenant, type TestGateway } from '../support/gateway.js';
+import { restCall } from '../support/rest.js';
+import { createShopSchemas } from '../support/segments.js';
+
+/**
+ * The list reads' fast paths against what they stand in for: the tenant's
+ * segment counter against count(*), and compiled execution (from a
+ * document's second run) against graphql-js (its first).
+ */
+
+let gw: TestGateway;
+let tenant: string;
+let keys: Record<Role, string>;
+let schemas: { customers: string; orders: string };
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  tenant = uniqueTenant('lists');
+  keys = await gw.tenantWithKeys(tenant);
+  schemas = await createShopSchemas(gw.url, keys.editor);
+});
+
+afterAll(() => gw?.close());
+
+const db = () => gw.services.database.db;
+
+async function counted(tenantId: string): Promise<{ counter: number | null; actual: number }> {
+  return db().one(
+    `SELECT (SELECT segments::int FROM segment_counts WHERE tenant_id = $1) AS counter,
+            (SELECT count(*)::int FROM segments WHERE tenant_id = $1) AS actual`,
+    [tenantId],
+  );
+}
+
+async function restTotal(key: string, query = ''): Promise<number> {
+  const r = await restCall<{ pagination: { total: number } }>(gw.url, key, 'GET', `/api/v1/segments?limit=1${query}`);
+  expect(r.status).toBe(200);
+  return r.body.pagination.total;
+}
+
+const createRest = (key: string, name: string, status = 'active') =>
+  restCall<{ id: string }>(gw.url, key, 'POST', '/api/v1/segments', {
+    json: { name, baseSchemaId: schemas.customers, status, filters: [{ field: 'lifetime_value', operator: 'gt', value: 1 }] },
+  });
+
+describe("the tenant's segment counter", () => {
+  it('follows concurrent creates and deletes, and stands in for count(*) in unfiltered totals only', async () => {
+    const created = await Promise.all(Array.from({ length: 12 }, (_, i) => createRest(keys.editor, `c_${i}`, i % 3 ? 'active' : 'draft')));
+    expect(created.map((r) => r.status)).toEqual(Array(12).fill(201));
+    expect(await counted(tenant)).toEqual({ counter: 12, actual: 12 });
+    expect(await restTotal(keys.viewer)).toBe(12);
+
+    const gone = created.slice(0, 5).map((r) => r.body.id);
+    const deleted = await Promise.all(gone.map((id) => restCall(gw.url, keys.editor, 'DELETE', `/api/v1/segments?id=${id}`)));
+    expect(deleted.map((r) => r.status)).toEqual(Array(5).fill(204));
+    expect(await counted(tenant)).toEqual({ counter: 7, actual: 7 });
+
+    const totals = await gql<{ all: { totalCount: number }; drafts: { totalCount: number } }>(
+      gw.url,
+      keys.viewer,
+      '{ all: segments(first: 1) { totalCount } drafts: segments(first: 1, status: draft) { totalCount } }',
+    );
+    const { drafts } = await db().one<{ drafts: number }>(
+      `SELECT count(*)::int AS drafts FROM segments WHERE tenant_id = $1 AND status = 'draft'`,
+      [tenant],
+    );
+    expect(totals.data).toEqual({ all: { totalCount: 7 }, drafts: { totalCount: drafts } });
+    expect(await restTotal(keys.viewer, '&status=draft')).toBe(drafts);
+  });
+
+  it('changes only when a transaction that creates or deletes commits', async () => {
+    const before = await counted(tenant);
+    await expect(
+      db().tx(async (t) => {
+        await t.none(
+          `INSERT INTO segments (tenant_id, id, name, base_schema_id, view_name) VALUES ($1, 'seg_rolledback', 'rolled back', $2, 'rolled_back')`,
+          [tenant, schemas.customers],
+        );
+        throw new Error('abandon');
+      }),
+    ).rejects.toThrow('abandon');
+    expect(await counted(tenant)).toEqual(before);
+    const failed = await createRest(keys.editor, 'c_9');
+    expect(failed.status).toBe(409);
+    expect(await counted(tenant)).toEqual(before);
+  });
+
+  it('starts at zero for a new tenant and goes with a deleted one', async () => {
+    const other = uniqueTenant('lists-other');
+    const otherKeys = await gw.tenantWithKeys(other, ['editor']);
+    expect(await restTotal(otherKeys.editor)).toBe(0);
+    await createShopSchemas(gw.url, otherKeys.editor);
+    expect(await deleteTenantAndNamespace(db(), other)).toBe(true);
+    expect(await counted(other)).toEqual({ counter: null, actual: 0 });
+  });
+});
+
+describe('compiled execution', () => {
+  type Response = Awaited<ReturnType<typeof gql>>;
+  const codeOf = (r: Omit<Response, 'headers'>) => r.errors?.[0]?.extensions?.code;
+  const documents: Array<[string, string, Record<string, unknown> | undefined, (r: Omit<Response, 'headers'>) => void]> = [
+    [
+      'a list with fragments, aliases, directives and the total',
+      `query List($n: Int!, $skipName: Boolean!) {
+         segments(first: $n) { totalCount pageInfo { hasNextPage endCursor } ...Edges }
+         first: segments(first: 2) { edges { cursor node { __typename id baseSchemaName } } }
+       }
+       fragment Edges on SegmentConnection { edges { node { id name @skip(if: $skipName) status customerCount createdAt baseSchema { name fields { name } } } } }`,
+      { n: 3, skipName: true },
+      (r) => {
+        expect(r.errors).toBeUndefined();
+        const page = (r.data as { segments: { edges: Array<{ node: Record<string, unknown> }> } }).segments;
+        expect(page.edges).toHaveLength(3);
+        expect(page.edges[0]!.node).not.toHaveProperty('name');
+        expect(page.edges[0]!.node.baseSchema).toMatchObject({ name: 'customers' });
+      },
+    ],
+    [
+      'a field refused to a viewer, inside a list',
+      '{ segments(first: 2) { edges { node { id preview { count } } } } }',
+      undefined,
+      (r) => expect(codeOf(r)).toBe('FORBIDDEN'),
+    ],
+    [
+      'a bad variable',
+      'query($status: SegmentStatus) { segments(first: 1, status: $status) { totalCount } }',
+      { status: 'activ' },
+      (r) => expect(r.errors?.[0]?.message).toMatch(/^Variable "\$status" got invalid value "activ"/),
+    ],
+    [
+      'a bad cursor',
+      '{ segments(first: 1, after: "not-a-cursor") { totalCount } }',
+      undefined,
+      (r) => expect(codeOf(r)).toBe('BAD_USER_INPUT'),
+    ],
+    [
+      'a missing node',
+      '{ a: node(id: "seg_nope") { id } b: segment(id: "seg_nope") { id } }',
+      undefined,
+      (r) => expect(r.data).toEqual({ a: null, b: null }),
+    ],
+  ];
+
+  it.each(documents)('%s: the compiled runs answer what the first, interpreted run answered', async (_name, query, variables, check) => {
+    const runs: Array<Omit<Response, 'headers'>> = [];
+    for (let i = 0; i < 3; i++) {
+      const { headers: _headers, ...response } = await gql(gw.url, keys.viewer, query, variables);
+      runs.push(response);
+    }
+    check(runs[0]!);
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[2]).toEqual(runs[0]);
+  });
+});
