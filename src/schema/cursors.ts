@@ -1,4 +1,4 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
+import { parseCursorConnectionArgs } from '@pothos/plugin-relay';
 import { Invalid } from '../domain/errors.js';
 
 export interface Keyset {
@@ -63,10 +63,22 @@ export interface KeysetConnection<T> {
   totalCount: () => Promise<number>;
 }
 
+/** An edge whose cursor is encoded only if the query asks for it. */
+class KeysetEdge<T extends { createdAt: Date; id: string }> {
+  constructor(readonly node: T) {}
+
+  get cursor(): string {
+    return encodeCursor(this.node);
+  }
+}
+
 /**
  * A relay connection over keyset pages of `(createdAt, id)`: page 400 costs
  * what page 1 costs. One statement for the page (LIMIT n+1 tells whether
- * there is more), one more for `totalCount` when asked.
+ * there is more), one more for `totalCount` when asked. Relay's rules for
+ * the arguments and page info are Pothos's own (`parseCursorConnectionArgs`,
+ * as its `resolveCursorConnection` uses them); cursors are encoded lazily,
+ * since most reads of a list never ask for them.
  */
 export async function keysetConnection<T extends { createdAt: Date; id: string }>(
   args: ConnectionArgs,
@@ -74,20 +86,34 @@ export async function keysetConnection<T extends { createdAt: Date; id: string }
   count: () => Promise<number>,
 ): Promise<KeysetConnection<T>> {
   checkPageArgs(args);
-  const connection = await resolveCursorConnection(
-    {
-      args: args as Parameters<typeof resolveCursorConnection>[0]['args'],
-      toCursor: (node) => encodeCursor(node as T),
-      defaultSize: DEFAULT_PAGE_SIZE,
-      maxSize: MAX_PAGE_SIZE,
+  const { before, after, limit, inverted, expectedSize, hasPreviousPage, hasNextPage } = parseCursorConnectionArgs({
+    args,
+    defaultSize: DEFAULT_PAGE_SIZE,
+    maxSize: MAX_PAGE_SIZE,
+  });
+  const nodes = await fetchPage({
+    ...(after ? { after: decodeCursor(after, 'after') } : {}),
+    ...(before ? { before: decodeCursor(before, 'before') } : {}),
+    limit,
+    inverted,
+  });
+  const trimmed = nodes.slice(0, expectedSize);
+  if (inverted) trimmed.reverse();
+  const edges = trimmed.map((node) => new KeysetEdge(node));
+  // With no edges, the cursors are those the client sent, as Pothos answers them.
+  const given = args.after ?? args.before ?? '';
+  return {
+    edges,
+    pageInfo: {
+      get startCursor() {
+        return edges[0]?.cursor ?? given;
+      },
+      get endCursor() {
+        return edges[edges.length - 1]?.cursor ?? given;
+      },
+      hasPreviousPage: hasPreviousPage(nodes.length),
+      hasNextPage: hasNextPage(nodes.length),
     },
-    ({ before, after, limit, inverted }) =>
-      fetchPage({
-        ...(after ? { after: decodeCursor(after, 'after') } : {}),
-        ...(before ? { before: decodeCursor(before, 'before') } : {}),
-        limit,
-        inverted,
-      }) as Promise<unknown[]>,
-  );
-  return { ...(connection as unknown as Omit<KeysetConnection<T>, 'totalCount'>), totalCount: count };
+    totalCount: count,
+  };
 }

@@ -16,6 +16,8 @@ import { countLimitRefusal, metrics, metricsText, operationLabel, routeLabeler }
 import { operationLimitPlugins } from './operation-limits.js';
 import { useCompiledExecution } from './compiled-execution.js';
 import { sendError, sendJson } from './respond.js';
+import { readBody, ROWS_JSON_BODY_LIMIT } from '../rest/body.js';
+import { RestError } from '../rest/errors.js';
 
 export interface ServerContext {
   requestId: string;
@@ -65,6 +67,8 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       useCompiledExecution(),
     ],
     graphqlEndpoint: '/graphql',
+    // POST bodies arrive read and bounded (readGraphQLBody); GET requests have none.
+    maxRequestBodySize: false,
     landingPage: false,
     logging: false,
     renderGraphiQL: renderLocalGraphiQL,
@@ -151,6 +155,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
   ): Promise<void> => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (pathname === '/graphql') {
+      if (req.method === 'POST' && !(await readGraphQLBody(req, res))) return;
       await yoga.handle(req, res, { requestId, res, observed });
       return;
     }
@@ -181,6 +186,25 @@ export function createApp(services: Services, options: AppOptions = {}): App {
   };
 
   return { schema, yoga, handle };
+}
+
+/**
+ * A POST body is read here, bounded (a mutation loading rows may carry as
+ * much as the REST rows route takes), and handed to yoga whole: yoga uses a
+ * body already read as it is, instead of streaming the request through a
+ * Fetch-API pipeline of its own. False when the body was refused (413).
+ */
+async function readGraphQLBody(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  try {
+    (req as IncomingMessage & { body?: Buffer }).body = await readBody(req, ROWS_JSON_BODY_LIMIT);
+    return true;
+  } catch (error) {
+    if (!req.complete && req.destroyed) return false; // the client went away
+    if (!(error instanceof RestError) || error.code !== 'PAYLOAD_TOO_LARGE') throw error;
+    // The rest of the body is not worth reading to keep the connection.
+    sendJson(res, 413, { errors: [{ message: error.message, extensions: { code: error.code } }] }, { connection: 'close' });
+    return false;
+  }
 }
 
 /** An error that refuses a whole GraphQL request, with its HTTP status. */

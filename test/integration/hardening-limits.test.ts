@@ -2,6 +2,7 @@ import { getIntrospectionQuery, Lexer, parse, print, Source, TokenKind, validate
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Role } from '../../src/domain/keys.js';
+import { ROWS_JSON_BODY_LIMIT } from '../../src/rest/body.js';
 import { REST_OPERATIONS } from '../../src/rest/operations.js';
 import { buildSchema } from '../../src/schema/index.js';
 import { createApp } from '../../src/server/app.js';
@@ -153,6 +154,36 @@ describe('field suggestions', () => {
     expect(viewer.errors?.[0]?.message).not.toMatch(/Did you mean/);
     const admin = await gql(gw.url, keys.admin, query, { status: 'activ' });
     expect(admin.errors?.[0]?.message).toMatch(/Did you mean/);
+  });
+});
+
+describe('request body', () => {
+  it('a body declared larger than the rows route takes is refused with 413 before it is read, and the connection closed', async () => {
+    const { request } = await import('node:http');
+    const answer = await new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
+      const req = request(`${gw.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${keys.viewer}`,
+          'content-length': String(ROWS_JSON_BODY_LIMIT + 1),
+        },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
+      });
+      req.on('error', reject);
+      req.write('{"query":"{ viewer { role } }"');
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.connection).toBe('close');
+    expect(JSON.parse(answer.body)).toEqual({
+      errors: [{ message: 'The body is larger than 64 MiB', extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+    });
+    // The server goes on answering.
+    expect((await gql(gw.url, keys.viewer, '{ viewer { role } }')).data).toEqual({ viewer: { role: 'viewer' } });
   });
 });
 
