@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { BaseSchemaRecord } from '../domain/schemas/types.js';
-import { getSegmentsByIds, type SegmentRecord } from '../domain/segments/service.js';
+import { getSegmentsWithSchemas, type SegmentRecord } from '../domain/segments/service.js';
 import type { Tenant } from '../domain/tenants.js';
 import { findBaseSchemasByIds } from '../sql/schemas.js';
 import type { Services } from './context.js';
@@ -23,12 +23,19 @@ function byId<T extends { id: string }>(ids: readonly string[], rows: T[]): (T |
 export function createLoaders(ctx: { services: Services; tenant: Tenant | null }): Loaders {
   const { db } = ctx.services.database;
   const tenantId = ctx.tenant?.id ?? '';
-  return {
+  const loaders: Loaders = {
     baseSchema: new DataLoader(async (ids) => byId(ids, await findBaseSchemasByIds(db, tenantId, ids)), {
       maxBatchSize: 500,
     }),
-    segment: new DataLoader(async (ids) => byId(ids, await getSegmentsByIds(db, tenantId, ids)), {
-      maxBatchSize: 500,
-    }),
+    // A segment is rarely read without its base schema: both come in one round trip.
+    segment: new DataLoader(
+      async (ids) => {
+        const { segments, baseSchemas } = await getSegmentsWithSchemas(db, tenantId, ids);
+        for (const schema of baseSchemas) loaders.baseSchema.prime(schema.id, schema);
+        return byId(ids, segments);
+      },
+      { maxBatchSize: 500 },
+    ),
   };
+  return loaders;
 }

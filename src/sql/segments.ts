@@ -54,6 +54,23 @@ export function findSegmentsByIds(
   );
 }
 
+/** Segments by id with, in the same round trip, the base schemas they stand on. */
+export async function findSegmentsWithSchemas(
+  db: Queryable,
+  tenantId: string,
+  ids: readonly string[],
+): Promise<{ rows: SegmentRow[]; baseSchemas: BaseSchemaRecord[] }> {
+  const [rows = [], schemas = []] = await db.multi(
+    pgp.as.format(
+      `SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[]);
+       SELECT ${BASE_SCHEMA_COLUMNS} FROM base_schemas
+       WHERE tenant_id = $1 AND id IN (SELECT base_schema_id FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[]))`,
+      [tenantId, ids],
+    ),
+  );
+  return { rows: rows as SegmentRow[], baseSchemas: (schemas as BaseSchemaRow[]).map(toBaseSchemaRecord) };
+}
+
 export interface SegmentFilter {
   status?: string | null;
   /** Case-insensitive literal substring of the name. */

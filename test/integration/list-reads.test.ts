@@ -98,6 +98,22 @@ describe("the tenant's segment counter", () => {
   });
 });
 
+describe('reads by id', () => {
+  it('a segment and its base schema cost one statement, by id and by node id', async () => {
+    const id = (await createRest(keys.editor, 'by_id')).body.id;
+    for (const query of [
+      `{ segment(id: "${id}") { name baseSchema { name } } }`,
+      `{ node(id: "${id}") { ... on Segment { name baseSchema { name } } } }`,
+    ]) {
+      await gql(gw.url, keys.viewer, '{ viewer { role } }');
+      const before = gw.services.database.stats.queries;
+      const r = await gql<Record<string, { name: string; baseSchema: { name: string } }>>(gw.url, keys.viewer, query);
+      expect(gw.services.database.stats.queries - before).toBe(1);
+      expect(Object.values(r.data!)[0]).toEqual({ name: 'by_id', baseSchema: { name: 'customers' } });
+    }
+  });
+});
+
 describe('compiled execution', () => {
   type Response = Awaited<ReturnType<typeof gql>>;
   const codeOf = (r: Omit<Response, 'headers'>) => r.errors?.[0]?.extensions?.code;

@@ -31,6 +31,7 @@ import {
   type SegmentFilter,
   type SegmentRow,
   listSegmentPageWith,
+  findSegmentsWithSchemas,
   type SegmentPageExtras,
 } from '../../sql/segments.js';
 import { retryingTx } from '../../sql/transactions.js';
@@ -547,8 +548,14 @@ export async function getSegment(db: Queryable, tenantId: string, id: string): P
   return row ? toSegmentRecord(row) : null;
 }
 
-export async function getSegmentsByIds(db: Queryable, tenantId: string, ids: readonly string[]): Promise<SegmentRecord[]> {
-  return (await findSegmentsByIds(db, tenantId, ids)).map(toSegmentRecord);
+/** Segments by id, with the base schemas they stand on, in one round trip. */
+export async function getSegmentsWithSchemas(
+  db: Queryable,
+  tenantId: string,
+  ids: readonly string[],
+): Promise<{ segments: SegmentRecord[]; baseSchemas: BaseSchemaRecord[] }> {
+  const { rows, baseSchemas } = await findSegmentsWithSchemas(db, tenantId, ids);
+  return { segments: rows.map(toSegmentRecord), baseSchemas };
 }
 
 export type { SegmentFilter };
