@@ -380,22 +380,30 @@ export function previewViewRows(
 }
 
 /**
- * Sizes of every combination of membership in one statement: each view is
- * read once, members are tagged with a bit per segment, and rows are grouped
- * by their set of bits.
+ * Sizes of every combination of membership in one statement: `maskSelect`
+ * (the compiler's one-pass overlap query) gives each base row its bit set,
+ * and rows are counted by bit set. Rows in none of the segments (mask 0) are
+ * dropped here: a `WHERE mask <> 0` would be pushed down next to the scan and
+ * make PostgreSQL compute every mask twice.
  */
-export function overlapMasks(
-  t: Queryable,
-  namespace: string,
-  viewNames: readonly string[],
-  primaryKey: readonly string[],
-): Promise<Array<{ mask: number; n: number }>> {
-  const key = pgp.as.format('$1:name', [primaryKey]);
-  const parts = viewNames.map((view, i) => pgp.as.format(`SELECT ${key}, $3 AS bit FROM $1:name.$2:name`, [namespace, view, 2 ** i]));
-  return t.any(
-    `SELECT mask, count(*)::int AS n FROM (
-       SELECT bit_or(bit)::int AS mask FROM (${parts.join(' UNION ALL ')}) tagged GROUP BY ${key}
-     ) members GROUP BY mask`,
+export async function overlapMasks(t: Queryable, maskSelect: string): Promise<Array<{ mask: number; n: number }>> {
+  const rows = await t.any<{ mask: number; n: number }>(
+    `SELECT mask, count(*)::int AS n FROM (${maskSelect}) AS members GROUP BY mask`,
+  );
+  return rows.filter((r) => r.mask !== 0);
+}
+
+/** The segments that `ids` reference, directly or through others, to any depth. */
+export function findReferencedSegments(db: Queryable, tenantId: string, ids: readonly string[]): Promise<SegmentRow[]> {
+  return db.any<SegmentRow>(
+    `WITH RECURSIVE reach(id) AS (
+       SELECT referenced_id FROM segment_references WHERE tenant_id = $1 AND segment_id = ANY($2::text[])
+       UNION
+       SELECT r.referenced_id FROM segment_references r JOIN reach ON r.segment_id = reach.id
+       WHERE r.tenant_id = $1
+     )
+     SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id IN (SELECT id FROM reach)`,
+    [tenantId, ids],
   );
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/domain/keys.js';
 import { gql, startTestGateway, uniqueTenant, type TestGateway } from '../support/gateway.js';
-import { makeViewSlow, metricValue, restJson, shopWithSegments } from '../support/hardening.js';
+import { lockTableFor, makeViewSlow, metricValue, restJson, shopWithSegments } from '../support/hardening.js';
 
 // pg_sleep in the embedded PostgreSQL would stop the whole process, and it has
 // one connection (one pool) anyway: these need a server database.
@@ -114,6 +114,9 @@ describe.skipIf(!server)('statement timeout', () => {
 
   it('REST answers a timeout with 503 SERVICE_UNAVAILABLE: refresh, preview and overlap', async () => {
     const { slow, other } = segments as Record<'slow' | 'other', { id: string }>;
+    // An overlap reads the base table in one pass, not the views: reading the table itself is made slow.
+    const lock = lockTableFor(gw.testDb!.db, tenant, 'ds_customers', SLEEP_SECONDS);
+    await lock.locked;
     const calls = [
       restJson(gw.url, keys.editor, 'POST', `/api/v1/segments/${slow.id}?action=refresh`),
       restJson(gw.url, keys.editor, 'POST', `/api/v1/segments/${slow.id}?action=preview`),
@@ -123,6 +126,7 @@ describe.skipIf(!server)('statement timeout', () => {
       expect(response.status).toBe(503);
       expect(response.body).toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE', status: 503 } });
     }
+    await lock.released;
     // The pool is none the worse: the other segment refreshes.
     expect((await restJson(gw.url, keys.editor, 'POST', `/api/v1/segments/${other.id}?action=refresh`)).status).toBe(200);
     expect(await metricValue(gw.url, 'segment_gateway_db_query_duration_seconds_count', { pool: 'heavy', outcome: 'timeout' })).toBeGreaterThanOrEqual(3);

@@ -3,13 +3,15 @@ import fc from 'fast-check';
 import pgPromise from 'pg-promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BaseSchemaRecord, DataType, FieldDefinition } from '../../src/domain/schemas/types.js';
-import { compileSegmentQuery } from '../../src/domain/segments/compile.js';
+import { compileOverlapQuery, compileSegmentQuery } from '../../src/domain/segments/compile.js';
 import type { CompileContext, ReferencedSegment, SegmentDefinition } from '../../src/domain/segments/definition.js';
 import { validateDefinition } from '../../src/domain/segments/validate.js';
+import { overlapMasks } from '../../src/sql/segments.js';
 import { evaluateDefinition, type Row } from '../support/evaluate-definition.js';
 
 /**
- * The compiled view against a plain evaluation of the same definition
+ * The compiled view, and the one-pass overlap of several definitions,
+ * against a plain evaluation of the same definitions
  * (test/support/evaluate-definition.ts) over the same random rows, on a real
  * PostgreSQL. Each run inserts its dataset and creates its views inside a
  * transaction that is rolled back, so the tables are built once.
@@ -518,6 +520,9 @@ function definitionArb(referenced: string | undefined): fc.Arbitrary<{ joins: Js
 const VIEW_A = `seg_${randomBytes(6).toString('hex')}`;
 const VIEW_B = `seg_${randomBytes(6).toString('hex')}`;
 const SEGMENT_A: ReferencedSegment = { id: 'seg-a', baseSchemaId: customers.id, viewName: VIEW_A };
+const SEGMENT_B: ReferencedSegment = { id: 'seg-b', baseSchemaId: customers.id, viewName: VIEW_B };
+/** Only ever inlined: its view is never created. */
+const SEGMENT_C: ReferencedSegment = { id: 'seg-c', baseSchemaId: customers.id, viewName: `seg_${randomBytes(6).toString('hex')}` };
 
 function columnSet(specs: FieldSpec[], table: string) {
   return new pgp.helpers.ColumnSet(
@@ -590,6 +595,31 @@ function oracle(
 
 const ids = (rows: readonly Row[]) => rows.map((r) => r.id as number);
 
+/** Base rows counted by their set of memberships (bit i: a member of `members[i]`), rows in none left out. */
+function expectedMasks(base: readonly Row[], members: ReadonlyArray<readonly Row[]>): Array<{ mask: number; n: number }> {
+  const counts = new Map<number, number>();
+  for (const row of base) {
+    const mask = members.reduce((m, rows, i) => (rows.some((r) => r.id === row.id) ? m | (1 << i) : m), 0);
+    if (mask !== 0) counts.set(mask, (counts.get(mask) ?? 0) + 1);
+  }
+  return [...counts].map(([mask, n]) => ({ mask, n })).sort((a, b) => a.mask - b.mask);
+}
+
+/** The one-pass overlap's counts per membership set, and its row count (every base row exactly once). */
+async function onePass(
+  t: Task,
+  segmentIds: string[],
+  definitions: ReadonlyMap<string, SegmentDefinition>,
+): Promise<{ masks: Array<{ mask: number; n: number }>; rows: number }> {
+  const select = compileOverlapQuery(segmentIds, {
+    ...context([SEGMENT_A, SEGMENT_B, SEGMENT_C]),
+    definitionsById: definitions,
+  });
+  const masks = (await overlapMasks(t, select)).sort((a, b) => a.mask - b.mask);
+  const { rows } = await t.one<{ rows: number }>(`SELECT count(*)::int AS rows FROM (${select}) AS all_rows`);
+  return { masks, rows };
+}
+
 beforeAll(async () => {
   // Under a linguistic collation 'a' < 'B'; text ordering must still compare bytes.
   const icu = await db.oneOrNone("SELECT 1 FROM pg_collation WHERE collname = 'en-x-icu'");
@@ -608,14 +638,16 @@ afterAll(async () => {
   await pgp.end();
 });
 
-describe('a segment view holds exactly the members the definition describes', () => {
+describe('segment views and one-pass overlaps hold exactly the members the definitions describe', () => {
   it(`agrees with the reference evaluation on ${NUM_RUNS} random datasets and definitions`, async () => {
     await fc.assert(
       fc.asyncProperty(
         datasetArb,
         definitionArb(undefined),
         definitionArb(SEGMENT_A.id),
-        async (rawData, inputA, inputB) => {
+        definitionArb(SEGMENT_B.id),
+        fc.boolean(),
+        async (rawData, inputA, inputB, inputC, inlineA) => {
           await inRolledBackTransaction(async (t, nowMicros) => {
             const data = materialize(rawData, nowMicros);
             await insertDataset(t, data);
@@ -627,6 +659,19 @@ describe('a segment view holds exactly the members the definition describes', ()
             const defB = validateDefinition(materialize(inputB, nowMicros), context([SEGMENT_A]));
             const expectedB = oracle(defB, data, nowMicros, new Map([[SEGMENT_A.id, expectedA]]));
             expect(await membersOf(t, VIEW_B, compileSegmentQuery(defB, context([SEGMENT_A])))).toEqual(ids(expectedB));
+
+            // C references B, which may reference A: inlined two deep. Without A's definition, A is read from its view.
+            const defC = validateDefinition(materialize(inputC, nowMicros), context([SEGMENT_A, SEGMENT_B]));
+            const expectedC = oracle(defC, data, nowMicros, new Map([[SEGMENT_B.id, expectedB]]));
+            const definitions = new Map([
+              [SEGMENT_B.id, defB],
+              [SEGMENT_C.id, defC],
+              ...(inlineA ? ([[SEGMENT_A.id, defA]] as const) : []),
+            ]);
+            expect(await onePass(t, [SEGMENT_A.id, SEGMENT_B.id, SEGMENT_C.id], definitions)).toEqual({
+              masks: expectedMasks(data.customers, [expectedA, expectedB, expectedC]),
+              rows: data.customers.length,
+            });
           });
         },
       ),
@@ -797,5 +842,93 @@ describe('segment views, case by case', () => {
       return [before, await read()];
     });
     expect(found).toEqual([['us1'], ['eu1', 'us2']]);
+  });
+});
+
+describe('one-pass overlaps, case by case', () => {
+  const ORDERS_LEFT = { schemaId: orders.id, type: 'left', localField: 'id', foreignField: 'customer_id' };
+  const recent = {
+    joins: [ORDERS_LEFT],
+    filters: [{ field: 'orders.created_at', operator: 'within_last', value: { amount: 30, unit: 'days' } }],
+  };
+  const frequent = {
+    joins: [ORDERS_LEFT],
+    filters: [{ aggregate: 'count', join: 'orders', operator: '>=', value: 3, where: [] }],
+  };
+
+  /** Scans of the customers table anywhere in the plan of `select`. */
+  async function customerScans(t: Task, select: string): Promise<number> {
+    const [row] = await t.any<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${select}`);
+    let scans = 0;
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(visit);
+      if (!node || typeof node !== 'object') return;
+      if ((node as Record<string, unknown>)['Relation Name'] === 'ds_customers') scans += 1;
+      Object.values(node).forEach(visit);
+    };
+    visit(row?.['QUERY PLAN']);
+    return scans;
+  }
+
+  it('reads the base table once for joined conditions, aggregates and references, reading each derived table once', async () => {
+    const defA = validateDefinition(recent, context());
+    const defB = validateDefinition(
+      { joins: [ORDERS_LEFT], filters: [{ any: [{ segment: SEGMENT_A.id, operator: 'in' }, frequent.filters[0]] }] },
+      context([SEGMENT_A]),
+    );
+    const defC = validateDefinition(frequent, context());
+    const ids = [SEGMENT_A.id, SEGMENT_B.id, SEGMENT_C.id];
+    const all = new Map([
+      [SEGMENT_A.id, defA],
+      [SEGMENT_B.id, defB],
+      [SEGMENT_C.id, defC],
+    ]);
+    const select = compileOverlapQuery(ids, { ...context([SEGMENT_A, SEGMENT_B, SEGMENT_C]), definitionsById: all });
+    // A's condition (also reached through B) and the count (in B and C) are each one derived table.
+    expect(select.match(/LEFT JOIN \(/g)).toHaveLength(2);
+    const withoutA = new Map([...all].filter(([id]) => id !== SEGMENT_A.id));
+    const scans = await inRolledBackTransaction(async (t) => {
+      await membersOf(t, VIEW_A, compileSegmentQuery(defA, context()));
+      const fallback = compileOverlapQuery(ids, { ...context([SEGMENT_A, SEGMENT_B, SEGMENT_C]), definitionsById: withoutA });
+      return [await customerScans(t, select), await customerScans(t, fallback)];
+    });
+    // Without A's definition, A's view is read: a second pass, and the only way to one.
+    expect(scans).toEqual([1, 2]);
+  });
+
+  it('matches every primary-key column of a referenced segment, inlined or read from its view', async () => {
+    const accounts = schemaRecord('sch_accounts', 'accounts', [
+      { name: 'region', type: 'text', sqlType: 'text PRIMARY KEY', pool: [] },
+      { name: 'id', type: 'integer', sqlType: 'integer PRIMARY KEY', pool: [] },
+      { name: 'tier', type: 'integer', sqlType: 'integer', pool: [] },
+    ]);
+    const gold: ReferencedSegment = { id: 'seg-gold', baseSchemaId: accounts.id, viewName: VIEW_A };
+    const rest: ReferencedSegment = { id: 'seg-rest', baseSchemaId: accounts.id, viewName: VIEW_B };
+    const ctx: CompileContext = {
+      baseSchema: accounts,
+      schemasById: new Map([[accounts.id, accounts]]),
+      segmentsById: new Map([gold, rest].map((s) => [s.id, s])),
+      namespace,
+    };
+    const goldDef = validateDefinition({ filters: [{ field: 'tier', operator: '>=', value: 3 }] }, ctx);
+    const restDef = validateDefinition({ filters: [{ segment: gold.id, operator: 'not_in' }] }, ctx);
+    const ns = pgp.as.name(namespace);
+    const found = await inRolledBackTransaction(async (t) => {
+      await t.none(`CREATE TABLE ${ns}.ds_accounts (region text, id integer, tier integer, PRIMARY KEY (region, id))`);
+      // Same id in two regions: only the (region, id) pair identifies a member.
+      await t.none(`INSERT INTO ${ns}.ds_accounts VALUES ('eu', 1, 3), ('us', 1, 1), ('us', 2, 3), ('us', 3, NULL)`);
+      await t.none(`CREATE VIEW ${ns}.${pgp.as.name(VIEW_A)} AS ${compileSegmentQuery(goldDef, ctx)}`);
+      const masks = (definitionsById: Map<string, SegmentDefinition>) =>
+        overlapMasks(t, compileOverlapQuery([gold.id, rest.id], { ...ctx, definitionsById }));
+      return [
+        await masks(new Map([[gold.id, goldDef], [rest.id, restDef]])),
+        await masks(new Map([[rest.id, restDef]])),
+      ];
+    });
+    const expected = [
+      { mask: 1, n: 2 },
+      { mask: 2, n: 2 },
+    ];
+    expect(found.map((masks) => masks.sort((a, b) => a.mask - b.mask))).toEqual([expected, expected]);
   });
 });

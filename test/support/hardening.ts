@@ -42,6 +42,28 @@ export async function makeViewSlow(db: Db, tenantId: string, viewName: string, s
   );
 }
 
+/**
+ * Holds an exclusive lock on one of a tenant's tables for `seconds`, so that
+ * every statement reading it waits: a stand-in for a statement over a very
+ * large table where no view is read (an overlap reads the base table).
+ * `locked` resolves once the lock is held, `released` once it is let go.
+ */
+export function lockTableFor(
+  db: Db,
+  tenantId: string,
+  tableName: string,
+  seconds: number,
+): { locked: Promise<void>; released: Promise<void> } {
+  let onLocked: () => void = () => undefined;
+  const locked = new Promise<void>((resolve) => (onLocked = resolve));
+  const released = db.tx(async (t) => {
+    await t.none('LOCK TABLE $1:name.$2:name IN ACCESS EXCLUSIVE MODE', [tenantNamespace(tenantId), tableName]);
+    onLocked();
+    await t.any('SELECT pg_sleep($1)', [seconds]);
+  });
+  return { locked: Promise.race([locked, released]), released };
+}
+
 export interface JsonResponse {
   status: number;
   body: unknown;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BaseSchemaRecord, DataType, FieldDefinition } from '../../src/domain/schemas/types.js';
-import { compileSegmentQuery } from '../../src/domain/segments/compile.js';
+import { compileOverlapQuery, compileSegmentQuery } from '../../src/domain/segments/compile.js';
 import type { CompileContext, ReferencedSegment, SegmentDefinition } from '../../src/domain/segments/definition.js';
 import { validateDefinition } from '../../src/domain/segments/validate.js';
 
@@ -292,6 +292,98 @@ describe('segment references', () => {
       'EXISTS (SELECT 1 FROM "t_acme"."seg_0123456789ab" AS r WHERE r."region" = b."region" AND r."id" = b."id")';
     expect(where({ segment: vip.id, operator: 'in' })).toBe(exists);
     expect(where({ segment: vip.id, operator: 'not_in' })).toBe(`NOT ${exists}`);
+  });
+});
+
+describe('the one-pass overlap', () => {
+  const BASE = 'FROM "t_acme"."ds_customers" AS b';
+  const left = [{ ...ORDERS, type: 'left' }];
+
+  /** The one-pass query of these definitions, as segments seg_0, seg_1, ... (vip too when given). */
+  function overlap(inputs: Array<{ joins?: unknown[]; filters?: unknown[] }>, vipInput?: { filters: unknown[] }): string {
+    const definitionsById = new Map(inputs.map((input, i) => [`seg_${i}`, validateDefinition(input, ctx())]));
+    if (vipInput) definitionsById.set(vip.id, validateDefinition(vipInput, ctx()));
+    const segmentsById = new Map(inputs.map((_, i) => [`seg_${i}`, { id: `seg_${i}`, baseSchemaId: customers.id, viewName: `v${i}` }]));
+    segmentsById.set(vip.id, vip);
+    return compileOverlapQuery([...definitionsById.keys()].filter((id) => id !== vip.id), { ...ctx(), segmentsById, definitionsById });
+  }
+
+  it('sets one bit per segment from its conditions inlined on the base row', () => {
+    expect(overlap([{ filters: [{ field: 'age', operator: '>', value: 3 }] }, { filters: [{ any: [] }] }, {}])).toBe(
+      `SELECT (CASE WHEN (COALESCE(b."age" > '3'::integer, false)) THEN 1 ELSE 0 END) | ` +
+        `(CASE WHEN (false) THEN 2 ELSE 0 END) | (CASE WHEN true THEN 4 ELSE 0 END) AS mask ${BASE}`,
+    );
+  });
+
+  it('reads a joined condition from a table derived from the joined rows alone, once for every segment using it', () => {
+    const amount = { field: 'orders.amount', operator: '>', value: 100 };
+    const derived =
+      `LEFT JOIN (SELECT j."customer_id" AS k FROM "t_acme"."ds_orders" AS j ` +
+      `WHERE COALESCE(j."amount" > '100'::numeric, false) GROUP BY j."customer_id") AS d1 ON d1.k = b."id"`;
+    const text = overlap([
+      { joins: left, filters: [amount] },
+      { joins: left, filters: [{ not: amount }] },
+    ]);
+    expect(text).toBe(
+      `SELECT (CASE WHEN ((d1.k IS NOT NULL)) THEN 1 ELSE 0 END) | (CASE WHEN (NOT ((d1.k IS NOT NULL))) THEN 2 ELSE 0 END) ` +
+        `AS mask ${BASE} ${derived}`,
+    );
+    // Nothing in a derived table refers to the base row: it is read once, not per row.
+    expect(text.slice(text.indexOf('LEFT JOIN')).replace(/ON d1\.k = b\."id"/, '')).not.toContain('b.');
+  });
+
+  it('requires a joined row for an inner join, and offers a left join without rows its all-NULL row', () => {
+    const keys = `LEFT JOIN (SELECT j."customer_id" AS k FROM "t_acme"."ds_orders" AS j GROUP BY j."customer_id")`;
+    const inner = overlap([{ joins: [ORDERS] }]);
+    expect(inner).toContain(`(CASE WHEN ((d1.k IS NOT NULL)) THEN 1 ELSE 0 END)`);
+    expect(inner).toContain(`${keys} AS d1 ON d1.k = b."id"`);
+    const isNull = overlap([{ joins: left, filters: [{ field: 'orders.status', operator: 'is_null' }] }]);
+    expect(isNull).toContain('(CASE WHEN (((d1.k IS NOT NULL) OR NOT (d2.k IS NOT NULL))) THEN 1 ELSE 0 END)');
+    expect(isNull).toContain(`WHERE j."status" IS NULL GROUP BY j."customer_id") AS d1`);
+    expect(isNull).toContain(`${keys} AS d2`);
+  });
+
+  it('aggregates per key once, counting and summing no rows as 0', () => {
+    const text = overlap([
+      { joins: left, filters: [{ aggregate: 'count', join: 'orders', operator: '<', value: 2, where: [{ field: 'amount', operator: '>', value: 5 }] }] },
+      { joins: left, filters: [{ aggregate: 'max', join: 'orders', field: 'amount', operator: '>', value: 5 }] },
+    ]);
+    expect(text).toContain(`(CASE WHEN (COALESCE(COALESCE(d1.v, 0) < '2'::bigint, false)) THEN 1 ELSE 0 END)`);
+    expect(text).toContain(
+      `LEFT JOIN (SELECT j."customer_id" AS k, count(*) AS v FROM "t_acme"."ds_orders" AS j ` +
+        `WHERE COALESCE(j."amount" > '5'::numeric, false) GROUP BY j."customer_id") AS d1 ON d1.k = b."id"`,
+    );
+    expect(text).toContain(`(CASE WHEN (COALESCE(d2.v > '5'::numeric, false)) THEN 2 ELSE 0 END)`);
+    expect(text).toContain(`(SELECT j."customer_id" AS k, max(j."amount") AS v FROM "t_acme"."ds_orders" AS j GROUP BY j."customer_id") AS d2`);
+  });
+
+  it('inlines a referenced segment’s definition instead of reading its view', () => {
+    const text = overlap([{ filters: [{ segment: vip.id, operator: 'not_in' }] }], {
+      filters: [{ field: 'active', operator: '=', value: true }],
+    });
+    expect(text).toBe(
+      `SELECT (CASE WHEN (NOT (COALESCE(b."active" = 'true'::boolean, false))) THEN 1 ELSE 0 END) AS mask ${BASE}`,
+    );
+  });
+
+  it('reads a segment without a definition from its view, by every primary-key column', () => {
+    const text = overlap([{ filters: [{ segment: vip.id, operator: 'in' }] }]);
+    expect(text).toBe(
+      `SELECT (CASE WHEN ((d1."region" IS NOT NULL)) THEN 1 ELSE 0 END) AS mask ${BASE} ` +
+        `LEFT JOIN (SELECT r."region", r."id" FROM "t_acme"."seg_0123456789ab" AS r) AS d1 ON d1."region" = b."region" AND d1."id" = b."id"`,
+    );
+  });
+
+  it('stops inlining a reference that never ends (which validation forbids) and reads the view', () => {
+    const loop = { baseSchemaId: customers.id, joins: [], filters: [{ segment: vip.id, operator: 'in' as const }] };
+    const text = compileOverlapQuery([vip.id], { ...ctx(), definitionsById: new Map([[vip.id, loop]]) });
+    expect(text).toContain('"seg_0123456789ab"');
+  });
+
+  it('refuses more segments than one integer mask holds', () => {
+    const context = { ...ctx(), definitionsById: new Map() };
+    expect(() => compileOverlapQuery([], context)).toThrow(/do not fit/);
+    expect(() => compileOverlapQuery(Array.from({ length: 31 }, () => vip.id), context)).toThrow(/do not fit/);
   });
 });
 

@@ -133,6 +133,14 @@ export interface CompileContext extends DefinitionContext {
   namespace: string;
 }
 
+export interface OverlapContext extends CompileContext {
+  /**
+   * Validated definitions of the segments an overlap compares and of those
+   * they reference (to any depth), by id: each is inlined into the one pass.
+   */
+  definitionsById: ReadonlyMap<string, SegmentDefinition>;
+}
+
 export const LIMITS = {
   conditions: 100,
   depth: 5,

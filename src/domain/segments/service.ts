@@ -13,6 +13,7 @@ import {
   createOrReplaceView,
   deleteSegmentRow,
   dropView,
+  findReferencedSegments,
   findReferrers,
   findSegment,
   findSegmentsByIds,
@@ -35,7 +36,7 @@ import {
   type SegmentPageExtras,
 } from '../../sql/segments.js';
 import { retryingTx } from '../../sql/transactions.js';
-import { compileSegmentQuery } from './compile.js';
+import { compileOverlapQuery, compileSegmentQuery } from './compile.js';
 import type { ReferencedSegment, SegmentDefinition } from './definition.js';
 import { fieldsUsed, referencedSegmentIds, validateDefinition } from './validate.js';
 
@@ -450,7 +451,7 @@ export interface SegmentOverlap {
 /**
  * Exact sizes, pairwise intersections (percent of the smaller segment) and
  * the size of the union of 2 to 10 segments of one base schema, from one
- * statement that reads each view once.
+ * statement that reads the base table once (see overlapQuery).
  */
 export async function segmentOverlap(
   db: Db,
@@ -481,9 +482,9 @@ export async function segmentOverlap(
       }
       const schema = await findBaseSchema(t, tenant.id, baseSchemaId);
       if (!schema) throw new NotFound('Schema', baseSchemaId);
-      const primaryKey = schema.fields.filter((f) => f.isPrimaryKey).map((f) => f.name);
+      const query = await overlapQuery(t, tenant, schema, ordered);
       await limitStatementTime(t, options.queryTimeoutMs);
-      const masks = await overlapMasks(t, tenant.namespace, ordered.map((s) => s.view_name), primaryKey);
+      const masks = await overlapMasks(t, query);
       return summarizeOverlap(ordered, masks);
     });
   } catch (error) {
@@ -495,6 +496,40 @@ export async function segmentOverlap(
     }
     translate(error);
   }
+}
+
+/**
+ * The one-pass statement giving each row of `baseSchema` its memberships in
+ * `segments` (bit i for segments[i]): their stored definitions, and those of
+ * every segment they reference, validated again and compiled into one
+ * expression each (src/domain/segments/compile.ts, compileOverlapQuery). A
+ * stored definition that no longer validates is read from its view instead.
+ */
+export async function overlapQuery(
+  t: Queryable,
+  tenant: Tenant,
+  baseSchema: BaseSchemaRecord,
+  segments: readonly SegmentRow[],
+): Promise<string> {
+  const referenced = await findReferencedSegments(t, tenant.id, segments.map((s) => s.id));
+  const all = new Map([...referenced, ...segments].map((s) => [s.id, s]));
+  const schemaIds = [...all.values()].flatMap((s) => namedIds({ joins: s.joins }).schemaIds);
+  const schemasById = new Map((await findBaseSchemasByIds(t, tenant.id, [...new Set(schemaIds)])).map((s) => [s.id, s]));
+  schemasById.set(baseSchema.id, baseSchema);
+  const segmentsById = new Map<string, ReferencedSegment>(
+    [...all.values()].map((s) => [s.id, { id: s.id, baseSchemaId: s.base_schema_id, viewName: s.view_name }]),
+  );
+  const ctx = { baseSchema, schemasById, segmentsById, namespace: tenant.namespace };
+  const definitionsById = new Map<string, SegmentDefinition>();
+  for (const s of all.values()) {
+    if (s.base_schema_id !== baseSchema.id) continue;
+    try {
+      definitionsById.set(s.id, validateDefinition({ joins: s.joins, filters: s.filters }, ctx));
+    } catch (error) {
+      if (!(error instanceof Invalid)) throw error;
+    }
+  }
+  return compileOverlapQuery(segments.map((s) => s.id), { ...ctx, definitionsById });
 }
 
 /** From the count of members per membership bitmask to sizes, pairs and the union. */
