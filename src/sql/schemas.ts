@@ -402,6 +402,74 @@ export async function lockTableForLoad(t: Queryable, namespace: string, tableNam
   await t.none('LOCK TABLE $1:name.$2:name IN SHARE ROW EXCLUSIVE MODE', [namespace, tableName]);
 }
 
+const LOAD_SAVEPOINT = 'load_attempt';
+
+/** A key of one row: its fields and their canonical texts. */
+export interface KeyValue {
+  fields: readonly FieldDefinition[];
+  values: readonly string[];
+}
+
+export interface LoadStart {
+  /** The schema's row as the transaction holds it; null when it is gone. */
+  schema: BaseSchemaRecord | null;
+  hasRows: boolean;
+  /** Whether the table holds `firstKey`. */
+  firstKeyExists: boolean;
+}
+
+/**
+ * A JSON load's first statements, in one round trip (each one costs a wait
+ * on PostgreSQL, and a busy machine makes that wait long): the schema's row,
+ * held FOR SHARE to the end of the transaction; the table locked as
+ * `lockTableForLoad` does; whether it has rows, and whether it holds
+ * `firstKey` (a batch sent again); and a savepoint
+ * (`rollbackToLoadSavepoint`), so that a first attempt that runs into an
+ * existing key can be undone without another trip.
+ */
+export async function startLoad(
+  t: Queryable,
+  tenantId: string,
+  schemaId: string,
+  namespace: string,
+  tableName: string,
+  firstKey: KeyValue | null,
+): Promise<LoadStart> {
+  const statements = [
+    pgp.as.format(`SELECT ${SCHEMA_COLUMNS} FROM base_schemas WHERE tenant_id = $1 AND id = $2 FOR SHARE`, [
+      tenantId,
+      schemaId,
+    ]),
+    pgp.as.format('LOCK TABLE $1:name.$2:name IN SHARE ROW EXCLUSIVE MODE', [namespace, tableName]),
+    pgp.as.format('SELECT EXISTS (SELECT 1 FROM $1:name.$2:name) AS has', [namespace, tableName]),
+    firstKey
+      ? pgp.as.format('SELECT EXISTS (SELECT 1 FROM $1:name.$2:name WHERE $3:raw) AS has', [
+          namespace,
+          tableName,
+          firstKey.fields
+            .map((f, i) => pgp.as.format('$1:name = $2::$3:raw', [f.name, firstKey.values[i], columnType(f)]))
+            .join(' AND '),
+        ])
+      : 'SELECT false AS has',
+    pgp.as.format('SAVEPOINT $1:name', [LOAD_SAVEPOINT]),
+  ];
+  const has = (result: unknown[] | undefined) => (result?.[0] as { has: boolean } | undefined)?.has === true;
+  try {
+    const [schemas, , rows, first] = await t.multi(statements.join(';\n'));
+    const schema = (schemas?.[0] as BaseSchemaRow | undefined) ?? null;
+    return { schema: schema && toRecord(schema), hasRows: has(rows), firstKeyExists: has(first) };
+  } catch (error) {
+    // The schema was deleted (its table dropped with it) since it was read.
+    if ((error as { code?: unknown } | null)?.code === '42P01') return { schema: null, hasRows: false, firstKeyExists: false };
+    throw error;
+  }
+}
+
+/** Undoes what followed `startLoad` (the savepoint stays, for another attempt). */
+export async function rollbackToLoadSavepoint(t: Queryable): Promise<void> {
+  await t.none('ROLLBACK TO SAVEPOINT $1:name', [LOAD_SAVEPOINT]);
+}
+
 /**
  * Runs `attempt` behind a savepoint: `undefined` when it failed with an error
  * `recoverable` accepts (all of its work undone, the transaction usable).
@@ -411,14 +479,14 @@ export async function attemptBehindSavepoint<T>(
   attempt: () => Promise<T>,
   recoverable: (error: unknown) => boolean,
 ): Promise<T | undefined> {
-  await t.none('SAVEPOINT load_attempt');
+  await t.none('SAVEPOINT $1:name', [LOAD_SAVEPOINT]);
   try {
     const result = await attempt();
-    await t.none('RELEASE SAVEPOINT load_attempt');
+    await t.none('RELEASE SAVEPOINT $1:name', [LOAD_SAVEPOINT]);
     return result;
   } catch (error) {
     if (!recoverable(error)) throw error;
-    await t.none('ROLLBACK TO SAVEPOINT load_attempt');
+    await t.none('ROLLBACK TO SAVEPOINT $1:name', [LOAD_SAVEPOINT]);
     return undefined;
   }
 }

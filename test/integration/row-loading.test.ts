@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Conflict } from '../../src/domain/errors.js';
-import { createBaseSchema, loadCsv, loadRows, readRows, updateBaseSchema } from '../../src/domain/schemas/service.js';
+import { Conflict, NotFound } from '../../src/domain/errors.js';
+import {
+  createBaseSchema,
+  deleteBaseSchema,
+  loadCsv,
+  loadRows,
+  readRows,
+  updateBaseSchema,
+} from '../../src/domain/schemas/service.js';
 import type { BaseSchemaRecord } from '../../src/domain/schemas/types.js';
 import { createTenant, type Tenant } from '../../src/domain/tenants.js';
 import type { Db } from '../../src/sql/db.js';
@@ -239,6 +246,128 @@ describe('loading JSON rows', () => {
     expect(error).toBeInstanceOf(Conflict);
     expect(changed).toBe(true);
     expect((await loadRows(target, tenant, schema.id, [{ id: 1 }])).inserted).toBe(1);
+  });
+
+  it('answers NotFound when the schema is deleted between reading it and loading', async () => {
+    const schema = await createBaseSchema(db, tenant, {
+      name: schemaName('vanishing'),
+      fields: [{ name: 'id', dataType: 'integer', isPrimaryKey: true }],
+    });
+    let deleted = false;
+    const racing = new Proxy(db, {
+      get(handle, property) {
+        const value: unknown = Reflect.get(handle, property, handle);
+        if (typeof value !== 'function') return value;
+        const method = value as (...args: unknown[]) => unknown;
+        if ((property === 'connect' || property === 'tx') && !deleted) {
+          return async (...args: unknown[]) => {
+            deleted = true;
+            await deleteBaseSchema(db, tenant, schema.id);
+            return method.apply(handle, args);
+          };
+        }
+        return method.bind(handle);
+      },
+    });
+    expect(await rejection(loadRows({ ...target, db: racing }, tenant, schema.id, [{ id: 1 }]))).toBeInstanceOf(NotFound);
+    expect(deleted).toBe(true);
+  });
+
+  const contactFields = [
+    { name: 'id', dataType: 'integer', isPrimaryKey: true },
+    { name: 'email', dataType: 'text', isUnique: true },
+    { name: 'note', dataType: 'text' },
+  ];
+
+  it('skips rows whose primary key exists and rows whose unique value exists, in any mix, counting the rest', async () => {
+    const schema = await createBaseSchema(db, tenant, { name: schemaName('mix'), fields: contactFields });
+    const stored = Array.from({ length: 10 }, (_, i) => ({ id: i + 1, email: `e${i + 1}@x`, note: 'stored' }));
+    expect((await loadRows(target, tenant, schema.id, stored)).inserted).toBe(10);
+    const batch = [
+      { id: 200, email: 'n200@x', note: 'new' },
+      { id: 2, email: 'fresh2@x', note: 'key exists' },
+      { id: 101, email: 'e3@x', note: 'email exists' },
+      { id: 201, email: 'n201@x', note: 'new' },
+      { id: 8, email: 'e8@x', note: 'both exist' },
+      { id: 4, note: 'key exists' },
+      { id: 300, note: 'new, no email' },
+      { id: 103, email: 'e5@x', note: 'email exists' },
+      { id: 202, email: 'n202@x', note: 'new' },
+      { id: 6, email: 'fresh6@x', note: 'key exists' },
+      { id: 203, email: 'n203@x', note: 'new' },
+    ];
+    expect((await loadRows(target, tenant, schema.id, batch)).inserted).toBe(5);
+    const { rows } = await readRows(db, tenant, schema.id, { limit: 100 });
+    expect(rows).toEqual([
+      ...stored.map((r) => ({ ...r })),
+      { id: 200, email: 'n200@x', note: 'new' },
+      { id: 201, email: 'n201@x', note: 'new' },
+      { id: 202, email: 'n202@x', note: 'new' },
+      { id: 203, email: 'n203@x', note: 'new' },
+      { id: 300, email: null, note: 'new, no email' },
+    ]);
+    // The same batch again: every row is skipped.
+    expect((await loadRows(target, tenant, schema.id, batch)).inserted).toBe(0);
+    expect((await readRows(db, tenant, schema.id, {})).total).toBe(15);
+  });
+
+  it('stores the same rows into an empty table as into one that has rows', async () => {
+    const rows = Array.from({ length: 4_500 }, (_, i) => ({
+      id: i,
+      email: i % 3 === 0 ? null : `p${i}@x`,
+      note: i % 2 === 0 ? `tab\there ${i}\\ é 😀` : `plain ${i}`,
+    }));
+    const empty = await createBaseSchema(db, tenant, { name: schemaName('twin_empty'), fields: contactFields });
+    const filled = await createBaseSchema(db, tenant, { name: schemaName('twin_filled'), fields: contactFields });
+    await loadRows(target, tenant, filled.id, [{ id: -1, email: 'other@x' }]);
+    const intoEmpty = await loadRows(target, tenant, empty.id, rows);
+    const intoFilled = await loadRows(target, tenant, filled.id, rows);
+    expect(intoEmpty.inserted).toBe(4_500);
+    expect(intoFilled.inserted).toBe(4_500);
+    const stored = (tableName: string) =>
+      db.any('SELECT id, email, note FROM $1:name.$2:name WHERE id >= 0 ORDER BY id', [tenant.namespace, tableName]);
+    const fromEmpty = await stored(empty.tableName);
+    expect(fromEmpty).toEqual(rows);
+    expect(await stored(filled.tableName)).toEqual(fromEmpty);
+  });
+
+  it('refuses keys repeated within one request into a table with rows as into an empty one, naming both rows', async () => {
+    const batch = [
+      { id: 5, email: 'x@x' },
+      { id: 6, email: 'y@x' },
+      { id: 1, email: 'exists-by-key@x' },
+      { id: 5, email: 'z@x' },
+      { id: 7, email: 'y@x' },
+    ];
+    const expected = [
+      { path: 'rows[3].id', message: 'duplicate primary key in this request (same as rows[0])' },
+      { path: 'rows[4].email', message: 'duplicate value of a unique field in this request (same as rows[1])' },
+    ];
+    const empty = await createBaseSchema(db, tenant, { name: schemaName('repeats_empty'), fields: contactFields });
+    expect(await invalidDetails(loadRows(target, tenant, empty.id, batch))).toEqual(expected);
+    expect((await readRows(db, tenant, empty.id, {})).total).toBe(0);
+    // A table holding a later row's key (the batch is tried first), and one holding the first row's (it is not).
+    for (const stored of [{ id: 1, email: 'a@x', note: null }, { id: 5, email: 'a@x', note: null }]) {
+      const filled = await createBaseSchema(db, tenant, { name: schemaName('repeats_filled'), fields: contactFields });
+      await loadRows(target, tenant, filled.id, [stored]);
+      expect(await invalidDetails(loadRows(target, tenant, filled.id, batch))).toEqual(expected);
+      expect((await readRows(db, tenant, filled.id, {})).rows).toEqual([stored]);
+    }
+  });
+
+  it('writes nothing when a batch that meets an existing key also holds a bad value', async () => {
+    const schema = await createBaseSchema(db, tenant, { name: schemaName('existing_and_bad'), fields: contactFields });
+    await loadRows(target, tenant, schema.id, [{ id: 0, email: 'a@x' }]);
+    // The existing key first (the rows are looked up without a try), then later (the try meets it).
+    for (const existing of [0, 1_500]) {
+      const rows: Record<string, unknown>[] = Array.from({ length: 5_000 }, (_, i) => ({ id: i + 1, email: `m${i}@x` }));
+      rows[existing] = { id: 0, email: 'other@x' };
+      rows[4_321] = { id: 4_322, email: 42 };
+      expect(await invalidDetails(loadRows(target, tenant, schema.id, rows))).toEqual([
+        { path: 'rows[4321].email', message: 'must be a string' },
+      ]);
+      expect((await readRows(db, tenant, schema.id, {})).total).toBe(1);
+    }
   });
 });
 

@@ -293,6 +293,51 @@ describe('JSON rows', () => {
     ]);
   });
 
+  it('writes each value as encoderFor and copyText would, whatever the string holds', () => {
+    const mixed = [
+      field('id', 'integer', { isPrimaryKey: true, isNullable: false }),
+      field('t', 'text'),
+      field('v', 'varchar', { length: 3 }),
+      field('j', 'jsonb'),
+      field('d', 'date'),
+    ];
+    // Strings near the fast path's edges: COPY's specials, NUL, surrogates (paired and lone), varchar's limit.
+    const units = ['a', 'é', '\\', '\t', '\n', '\r', '😀', 'N', '.'];
+    const value = fc.oneof(
+      { arbitrary: fc.string({ unit: fc.constantFrom(...units), maxLength: 4 }), weight: 12 },
+      { arbitrary: fc.string({ unit: fc.constantFrom(...units, '\u0000', '\ud83d', '\ude00'), maxLength: 5 }), weight: 2 },
+      fc.string({ unit: 'binary', maxLength: 6 }),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.integer(),
+      fc.constantFrom('2024-02-29', '2023-02-29'),
+    );
+    const day = fc.constantFrom('2024-02-29', null, undefined);
+    let clean = 0;
+    fc.assert(
+      fc.property(fc.array(fc.record({ t: value, v: value, j: value, d: fc.oneof(day, value) }), { minLength: 1, maxLength: 4 }), (drafts) => {
+        const rows = drafts.map((draft, i) => ({ id: i, ...draft }));
+        const expected: ErrorDetail[] = [];
+        const lines = rows.map((row, index) =>
+          mixed
+            .map((f) => {
+              const text = encoderFor(f)((row as Record<string, unknown>)[f.name]);
+              if (text instanceof ValueProblem) expected.push({ path: `rows[${index}].${f.name}`, message: text.message });
+              return text instanceof ValueProblem ? '' : copyText(text);
+            })
+            .join('\t'),
+        );
+        if (expected.length > 0) expect(details(() => encodeJsonRows(mixed, rows))).toEqual(expected.slice(0, MAX_ROW_PROBLEMS));
+        else expect(encodeJsonRows(mixed, rows).lines).toEqual(lines);
+        if (expected.length === 0) clean++;
+      }),
+      { numRuns: 500 },
+    );
+    // Both outcomes were exercised.
+    expect(clean).toBeGreaterThan(5);
+    expect(clean).toBeLessThan(495);
+  });
+
   it('takes 1 to 10,000 rows, and stops after 100 problems', () => {
     expect(details(() => encodeJsonRows(fields, []))).toEqual([{ path: 'rows', message: 'must hold at least one row' }]);
     expect(details(() => encodeJsonRows(fields, { id: 1 }))[0]?.path).toBe('rows');

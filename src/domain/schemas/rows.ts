@@ -65,8 +65,12 @@ function typeEncoder(field: FieldDefinition): (value: unknown) => string | Value
           : new ValueProblem(`must be an integer between ${INT32_MIN} and ${INT32_MAX}`);
     case 'bigint':
       return encodeBigint;
-    case 'numeric':
-      return (v) => encodeNumeric(v, field.precision, field.scale);
+    case 'numeric': {
+      const { precision, scale } = field;
+      // Below this magnitude, rounding to the scale cannot overflow the precision.
+      const safe = precision === null ? Infinity : 10 ** (precision - (scale ?? 0)) - 1;
+      return (v) => encodeNumeric(v, precision, scale, safe);
+    }
     case 'double':
       return (v) =>
         typeof v === 'number' && Number.isFinite(v) ? String(v) : new ValueProblem('must be a finite number');
@@ -125,13 +129,18 @@ function encodeBigint(value: unknown): string | ValueProblem {
  * the field's scale and refused when its integer part then has too many
  * digits for the precision.
  */
-function encodeNumeric(value: unknown, precision: number | null, scale: number | null): string | ValueProblem {
+function encodeNumeric(
+  value: unknown,
+  precision: number | null,
+  scale: number | null,
+  safe: number,
+): string | ValueProblem {
   let text: string;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return new ValueProblem('must be a finite number');
     text = String(value);
     // Well inside the range, rounding cannot overflow: skip the digit count.
-    if (precision === null || Math.abs(value) < 10 ** (precision - (scale ?? 0)) - 1) return text;
+    if (Math.abs(value) < safe) return text;
   } else if (typeof value === 'string') {
     text = value;
   } else {
@@ -209,49 +218,51 @@ function encodeTimestamp(value: unknown): string | ValueProblem {
 /**
  * `YYYY-MM-DD[T ]HH:MM[:SS[.fraction]](Z|±HH[[:]MM])`, read character by
  * character (a regular expression with groups costs several times more, and
- * loads check every value).
+ * loads check every value; no closure either: this runs once per value).
  */
 function isIsoTimestamp(v: string): boolean {
-  const digits = (at: number, count: number): number => {
-    let n = 0;
-    for (let i = at; i < at + count; i++) {
-      const d = v.charCodeAt(i) - 48; // NaN past the end
-      if (!(d >= 0 && d <= 9)) return -1;
-      n = n * 10 + d;
-    }
-    return n;
-  };
   if (v.length < 17 || v[4] !== '-' || v[7] !== '-' || v[13] !== ':') return false;
   const separator = v[10];
   if (separator !== 'T' && separator !== 't' && separator !== ' ') return false;
-  const year = digits(0, 4);
-  const month = digits(5, 2);
-  const day = digits(8, 2);
+  const year = digitsAt(v, 0, 4);
+  const month = digitsAt(v, 5, 2);
+  const day = digitsAt(v, 8, 2);
   if (year < 0 || month < 0 || day < 0 || !isCalendarDate(year, month, day)) return false;
-  const hour = digits(11, 2);
-  const minute = digits(14, 2);
+  const hour = digitsAt(v, 11, 2);
+  const minute = digitsAt(v, 14, 2);
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return false;
   let at = 16;
   if (v[at] === ':') {
-    const second = digits(at + 1, 2);
+    const second = digitsAt(v, at + 1, 2);
     if (second < 0 || second > 60) return false;
     at += 3;
     if (v[at] === '.') {
       const start = ++at;
-      while (at < v.length && at - start < 9 && digits(at, 1) >= 0) at++;
+      while (at < v.length && at - start < 9 && digitsAt(v, at, 1) >= 0) at++;
       if (at === start) return false;
     }
   }
   const zone = v[at];
   if (zone === 'Z' || zone === 'z') return at + 1 === v.length;
   if (zone !== '+' && zone !== '-') return false;
-  const offsetHours = digits(at + 1, 2);
+  const offsetHours = digitsAt(v, at + 1, 2);
   if (offsetHours < 0 || offsetHours > 15) return false;
   at += 3;
   if (at === v.length) return true;
   if (v[at] === ':') at++;
-  const offsetMinutes = digits(at, 2);
+  const offsetMinutes = digitsAt(v, at, 2);
   return offsetMinutes >= 0 && offsetMinutes <= 59 && at + 2 === v.length;
+}
+
+/** The number written by `count` ASCII digits of `v` from `at`; -1 when one is not a digit (or past the end). */
+function digitsAt(v: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = v.charCodeAt(i) - 48; // NaN past the end
+    if (!(d >= 0 && d <= 9)) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -330,6 +341,10 @@ export interface RowKey {
   columns: (string | null)[][];
 }
 
+/** What sends a string to the full check: NUL, a UTF-16 surrogate (paired or not), a character COPY escapes. */
+// eslint-disable-next-line no-control-regex -- NUL and the control characters COPY escapes are what it looks for
+const TEXT_SUSPECT = /[\u0000\\\t\n\r\ud800-\udfff]/;
+
 /** Types whose text may hold COPY's special characters. */
 const ESCAPED_TYPES: ReadonlySet<string> = new Set(['text', 'varchar', 'jsonb']);
 
@@ -342,16 +357,31 @@ export function encodeJsonRows(fields: readonly FieldDefinition[], rows: unknown
   return new JsonRowsEncoder(fields, rows).finish();
 }
 
+/** Rows encoded at a time: COPY inserts one slice while the next is checked. */
+const SLICE_ROWS = 2_000;
+
 /**
  * The same, a slice at a time, so that COPY can take the first rows while
  * the next are checked (`copyText()`); `finish()` checks what is left.
+ * Rows are written straight into the COPY text of their slice: no string per
+ * row outlives its slice (10,000 of them would, and the garbage collector
+ * would copy them from space to space as the load goes on).
  */
 export class JsonRowsEncoder {
-  readonly lines: string[];
-  private readonly rows: unknown[];
+  private readonly rows: readonly unknown[];
+  private readonly count: number;
+  /** COPY text of the rows encoded so far, one slice an element, while every row is valid. */
+  private readonly chunks: string[] = [];
   /** Per field: its check and canonical text for a value that is neither null nor undefined. */
   private readonly encoders: ((value: unknown) => string | ValueProblem)[];
   private readonly escaped: boolean[];
+  /**
+   * Per field: the longest string taken as is when it holds none of TEXT_SUSPECT
+   * (text and varchar: their limit in UTF-16 units, which never undercounts
+   * characters; -1 for other types, whose strings always go through their check).
+   */
+  private readonly plainText: number[];
+  private readonly names: string[];
   /** A field named like an Object.prototype member (constructor, toString) must not read the inherited one. */
   private readonly inherited: boolean[];
   private readonly known: Set<string>;
@@ -365,17 +395,22 @@ export class JsonRowsEncoder {
     rows: unknown,
   ) {
     if (!Array.isArray(rows)) throw Invalid.at('rows', 'must be an array of row objects');
-    if (rows.length === 0) throw Invalid.at('rows', 'must hold at least one row');
-    if (rows.length > MAX_JSON_ROWS) {
+    const count = rows.length;
+    if (count === 0) throw Invalid.at('rows', 'must hold at least one row');
+    if (count > MAX_JSON_ROWS) {
       throw Invalid.at('rows', `at most ${MAX_JSON_ROWS} rows per request (send more in several requests, or as CSV)`);
     }
     this.rows = rows;
-    this.lines = new Array<string>(rows.length);
+    this.count = count;
     this.encoders = fields.map(typeEncoder);
     this.escaped = fields.map((f) => ESCAPED_TYPES.has(f.dataType));
+    this.plainText = fields.map((f) =>
+      f.dataType === 'text' ? Infinity : f.dataType === 'varchar' ? (f.length ?? Infinity) : -1,
+    );
+    this.names = fields.map((f) => f.name);
     this.inherited = fields.map((f) => f.name in Object.prototype);
     this.known = new Set(fields.map((f) => f.name));
-    this.keys = keyConstraints(fields, rows.length);
+    this.keys = keyConstraints(fields, count);
     this.texts = new Array<string | null>(fields.length);
   }
 
@@ -385,13 +420,28 @@ export class JsonRowsEncoder {
    * repeated within the request are not looked for here: the table's
    * constraints catch them, and `finish()` then names every one.
    */
-  *copyText(size = 2_000): Generator<string> {
-    while (this.next < this.rows.length) {
-      const from = this.next;
-      this.encode(Math.min(from + size, this.rows.length));
+  *copyText(size = SLICE_ROWS): Generator<string> {
+    while (this.next < this.count) {
+      const chunk = this.encode(Math.min(this.next + size, this.count));
       if (this.details.length > 0) this.finish();
-      yield `${this.lines.slice(from, this.next).join('\n')}\n`;
+      yield chunk;
     }
+  }
+
+  /** The primary key of the first row, when it has a valid one. */
+  firstKey(): { fields: FieldDefinition[]; values: string[] } | null {
+    const row: unknown = this.rows[0];
+    if (!isPlainObject(row)) return null;
+    const [primary] = this.keys;
+    const values: string[] = [];
+    for (const f of primary!.positions) {
+      const name = this.names[f]!;
+      const value = this.inherited[f] && !Object.hasOwn(row, name) ? undefined : row[name];
+      const text = value === undefined || value === null ? null : this.encoders[f]!(value);
+      if (text === null || text instanceof ValueProblem) return null;
+      values.push(text);
+    }
+    return { fields: primary!.fields, values };
   }
 
   /**
@@ -400,10 +450,18 @@ export class JsonRowsEncoder {
    * every problem.
    */
   finish(): EncodedRows {
-    this.encode(this.rows.length);
+    while (this.next < this.count && this.details.length < MAX_ROW_PROBLEMS) {
+      this.encode(Math.min(this.next + SLICE_ROWS, this.count));
+    }
     if (this.details.length === 0) this.details.push(...this.repeatedKeys());
     Invalid.throwIfAny(this.details);
-    return { lines: this.lines, keys: this.keys.map(({ fields, columns }) => ({ fields, columns })) };
+    const lines: string[] = [];
+    for (const chunk of this.chunks) {
+      const split = chunk.split('\n');
+      split.pop();
+      for (const line of split) lines.push(line);
+    }
+    return { lines, keys: this.keys.map(({ fields, columns }) => ({ fields, columns })) };
   }
 
   /** Rows whose primary key or unique value repeats an earlier row's, in row order. */
@@ -413,7 +471,7 @@ export class JsonRowsEncoder {
       const seen = new Map<string, number>();
       const names = key.fields.map((f) => f.name).join('+');
       const what = k === 0 ? 'primary key' : 'value of a unique field';
-      for (let index = 0; index < this.rows.length; index++) {
+      for (let index = 0; index < this.count; index++) {
         let identity = '';
         let complete = true;
         for (let c = 0; c < key.fields.length && complete; c++) {
@@ -433,11 +491,18 @@ export class JsonRowsEncoder {
       .map((f) => f.detail);
   }
 
-  private encode(to: number): void {
-    const { fields, encoders, texts, details } = this;
+  /**
+   * Checks rows up to `to` (or until MAX_ROW_PROBLEMS) and returns their COPY
+   * text, one line per row; while every row is valid it is also kept.
+   */
+  private encode(to: number): string {
+    const { fields, encoders, texts, details, escaped, inherited, plainText, names } = this;
+    const { rows } = this;
+    const count = fields.length;
+    let chunk = '';
     for (; this.next < to && details.length < MAX_ROW_PROBLEMS; this.next++) {
       const index = this.next;
-      const row: unknown = this.rows[index];
+      const row: unknown = rows[index];
       if (!isPlainObject(row)) {
         details.push({ path: `rows[${index}]`, message: 'must be an object' });
         continue;
@@ -445,31 +510,38 @@ export class JsonRowsEncoder {
       let rowIsValid = true;
       let present = 0;
       let line = '';
-      for (let f = 0; f < fields.length; f++) {
-        const field = fields[f]!;
-        const value = this.inherited[f] && !Object.hasOwn(row, field.name) ? undefined : row[field.name];
-        let text: string | null | ValueProblem = null;
-        if (value !== undefined) {
-          present++;
-          if (value !== null) text = encoders[f]!(value);
-        }
-        if (text === null) {
-          if (!field.isNullable) {
-            const why = field.isPrimaryKey ? 'primary key' : 'not nullable';
-            details.push({ path: `rows[${index}].${field.name}`, message: `required (${why})` });
+      for (let f = 0; f < count; f++) {
+        const name = names[f]!;
+        const value = inherited[f] && !Object.hasOwn(row, name) ? undefined : row[name];
+        let column: string;
+        if (value === undefined || value === null) {
+          if (value === null) present++;
+          if (!fields[f]!.isNullable) {
+            const why = fields[f]!.isPrimaryKey ? 'primary key' : 'not nullable';
+            details.push({ path: `rows[${index}].${name}`, message: `required (${why})` });
             rowIsValid = false;
           }
           texts[f] = null;
-          line = f === 0 ? '\\N' : `${line}\t\\N`;
-        } else if (text instanceof ValueProblem) {
-          details.push({ path: `rows[${index}].${field.name}`, message: text.message });
-          rowIsValid = false;
-          texts[f] = null;
+          column = '\\N';
         } else {
-          texts[f] = text;
-          const column = this.escaped[f] ? copyText(text) : text;
-          line = f === 0 ? column : `${line}\t${column}`;
+          present++;
+          // Most strings need one scan and nothing else: no NUL, no surrogate, nothing COPY escapes.
+          if (typeof value === 'string' && value.length <= plainText[f]! && !TEXT_SUSPECT.test(value)) {
+            texts[f] = value;
+            column = value;
+          } else {
+            const text = encoders[f]!(value);
+            if (text instanceof ValueProblem) {
+              details.push({ path: `rows[${index}].${name}`, message: text.message });
+              rowIsValid = false;
+              texts[f] = null;
+              continue;
+            }
+            texts[f] = text;
+            column = escaped[f] ? copyText(text) : text;
+          }
         }
+        line = f === 0 ? column : line + '\t' + column;
       }
       // Look for unknown keys only when the row has more keys than fields present.
       let keyCount = 0;
@@ -483,9 +555,11 @@ export class JsonRowsEncoder {
       }
       if (!rowIsValid) continue;
 
-      this.lines[index] = line;
+      chunk += line + '\n';
       this.recordKeys(index);
     }
+    if (details.length === 0) this.chunks.push(chunk);
+    return chunk;
   }
 
   /** Records the row's key values (for duplicates and lookups of existing rows). */

@@ -42,7 +42,9 @@ import {
   insertBaseSchema,
   insertFromStage,
   lockTableForLoad,
+  rollbackToLoadSavepoint,
   STAGE_TABLE,
+  startLoad,
   tableHasRows,
   updateBaseSchemaRow,
   type CopyInto,
@@ -218,9 +220,9 @@ export interface LoadResult {
 }
 
 /**
- * Loads 1..10,000 JSON rows. Values are checked first (every problem reported
- * as `rows[i].field`); rows whose primary key or unique value already exists
- * are skipped and not counted. The rest goes in through COPY, all or nothing.
+ * Loads 1..10,000 JSON rows. Values are checked as they stream into COPY
+ * (every problem reported as `rows[i].field`); rows whose primary key or
+ * unique value already exists are skipped and not counted. All or nothing.
  */
 export async function loadRows(
   database: LoadTarget,
@@ -238,16 +240,20 @@ export async function loadRows(
     throw asInvalidRows(error, (line) => (keep ? (keep[line - 1] ?? line - 1) : line - 1));
   };
   const inserted = await inLoadTransactionOnce(database, tenant, idempotency, async ({ t, copyIn }) => {
-    await lockForLoad(t, tenant, schema);
-    // Rows are checked as they stream into COPY; a bad one aborts it, listing every problem.
-    if (!(await tableHasRows(t, tenant.namespace, schema.tableName))) {
-      return copyIn(into, encoder.copyText()).catch(toInvalid());
+    const start = await startLoad(t, tenant.id, schema.id, tenant.namespace, schema.tableName, encoder.firstKey());
+    requireUnchanged(schema, start.schema);
+    // Mostly the rows sent are new: COPY them all at once (checked as they stream; a bad one
+    // aborts it, listing every problem). Only when a key turns out to exist, look up which;
+    // when the first row's exists (a batch sent again), look them up without trying.
+    if (!start.firstKeyExists) {
+      try {
+        return await copyIn(into, encoder.copyText());
+      } catch (error) {
+        // (Into an empty table, a key can only repeat one of the request.)
+        if (!start.hasRows || !isUniqueViolation(error)) return toInvalid()(error);
+      }
+      await rollbackToLoadSavepoint(t);
     }
-    // Mostly the rows sent are new: try them all at once; only when a key exists, look up which.
-    const direct = await attemptBehindSavepoint(t, () => copyIn(into, encoder.copyText()), isUniqueViolation).catch(
-      toInvalid(),
-    );
-    if (direct !== undefined) return direct;
     const encoded = encoder.finish();
     const keep = await rowsNotYetStored(t, tenant, schema, encoded);
     return keep.length === 0 ? 0 : copyIn(into, copyLines(encoded, keep)).catch(toInvalid(keep));
@@ -272,14 +278,15 @@ async function rowsNotYetStored(
   schema: BaseSchemaRecord,
   encoded: EncodedRows,
 ): Promise<number[]> {
-  const all = encoded.lines.map((_, i) => i);
-  const existing = new Set<number>();
+  let keep = encoded.lines.map((_, i) => i);
   for (const key of encoded.keys) {
-    for (const n of await findExistingKeys(t, tenant.namespace, schema.tableName, key.fields, key.columns)) {
-      existing.add(n);
-    }
+    if (keep.length === 0) break;
+    // Each key is looked up only for the rows no earlier key found (a resent batch: all found by the first).
+    const columns = keep.length === encoded.lines.length ? key.columns : key.columns.map((c) => keep.map((i) => c[i] ?? null));
+    const found = await findExistingKeys(t, tenant.namespace, schema.tableName, key.fields, columns);
+    if (found.size > 0) keep = keep.filter((_, position) => !found.has(position));
   }
-  return existing.size === 0 ? all : all.filter((i) => !existing.has(i));
+  return keep;
 }
 
 function* copyLines(encoded: EncodedRows, keep: readonly number[]): Generator<string> {
@@ -460,12 +467,16 @@ function rowIndex(path: string): number {
  * schema (no concurrent change), and loads into one table take turns.
  */
 async function lockForLoad(t: ITask<unknown>, tenant: Tenant, schema: BaseSchemaRecord): Promise<void> {
-  const locked = await findBaseSchema(t, tenant.id, schema.id, 'share');
+  requireUnchanged(schema, await findBaseSchema(t, tenant.id, schema.id, 'share'));
+  await lockTableForLoad(t, tenant.namespace, schema.tableName);
+}
+
+/** `locked` (the schema's row read in the load's transaction) is `schema` as it was validated. */
+function requireUnchanged(schema: BaseSchemaRecord, locked: BaseSchemaRecord | null): void {
   if (!locked) throw new NotFound('Schema', schema.id);
   if (locked.updatedAt.getTime() !== schema.updatedAt.getTime()) {
     throw new Conflict(`schema ${schema.id} changed while the rows were being loaded; send them again`);
   }
-  await lockTableForLoad(t, tenant.namespace, schema.tableName);
 }
 
 function copyTarget(
