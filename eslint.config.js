@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules', '.data', 'bench/node_modules', 'bench/results', 'test-results', 'coverage'] },
+  { ignores: ['node_modules', '.data', 'dist', '.dist-*', 'bench/node_modules', 'bench/results', 'test-results', 'coverage'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

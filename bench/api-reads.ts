@@ -9,7 +9,7 @@ import { authHeaders, noteRss, type RunContext } from './context.js';
 import { MANY_TENANT } from './fixtures.js';
 import { probe, runLoad, type LoadRequest, type LoadResult } from './load.js';
 import { freePort, processCpuMs, sampleMemory, startChild, stopAll, type ChildServer } from './processes.js';
-import { gatewayEnv } from './servers.js';
+import { startGatewayWithoutShield } from './servers.js';
 import { log, median, round } from './util.js';
 
 export type ReadKind = 'list' | 'get';
@@ -107,13 +107,7 @@ export async function measureApiReads(ctx: RunContext): Promise<ApiReadsResult> 
     const [noShieldPort, rawPort, peerPort] = [await freePort(), await freePort(), await freePort()];
     log('starting the gateway without graphql-shield, the raw baseline and PostGraphile');
     const [noShield, raw, peer] = await Promise.all([
-      startChild({
-        name: 'gateway-no-shield',
-        script: 'bench/gateway-without-shield.ts',
-        env: gatewayEnv(ctx, noShieldPort),
-        port: noShieldPort,
-        logFile: path.join(ctx.workDir, 'gateway-no-shield.log'),
-      }),
+      startGatewayWithoutShield(ctx, noShieldPort),
       startChild({
         name: 'raw',
         script: 'bench/raw-server.ts',

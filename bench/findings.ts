@@ -62,21 +62,22 @@ export const FINDINGS: Record<string, Finding> = {
   'overlap-one-pass': OVERLAP,
   'json-vs-copy': {
     why:
-      'A batch of 10,000 rows is one request after the other, with nothing overlapping: parse and check the JSON in Node (~60 ms, GC-heavy), then two key probes against the table (primary key and the unique e-mail: 10,000 index lookups each, ~80 ms in psql), then COPY (~60 ms). psql\'s \\copy streams while the server inserts.',
-    next: 'Send the rows of a non-empty table through the CSV route\'s staging table (COPY, then INSERT ... ON CONFLICT DO NOTHING) instead of probing keys first, and accept a second batch while the first is in the database; re-measure.',
+      'Gateway CPU, and a busy machine: per 10,000-row request the COPY itself takes ~47 ms in PostgreSQL (as psql\'s COPY of such a batch), JSON.parse of the 2 MB body ~10-15 ms before it, and the gateway ~36-39 ms of CPU in all (was ~70: GC, a closure per timestamp, nine round trips; issue #7). The key probes only run when a key exists. Rounds on a loaded two-core machine range from 0.25x to 1.27x.',
+    next: 'Re-measure on a quiet machine; if still short, parse the body a slice of rows at a time into COPY (measured: overlaps ~10 ms of parsing with the inserts, for ~3-5 ms more CPU a batch).',
   },
   rss: {
     why:
-      'tsx, not the gateway: `npm start` runs TypeScript through tsx, whose loader thread keeps every transformed module; the same code compiled to JavaScript idles at ~108 MiB instead of ~187 MiB and peaks at 179 MiB under the same load (pass). The JS heap grows by ~70-90 MiB under load either way.',
-    next: 'Ship compiled JavaScript (a build step, `node dist/main.js` for npm start); the bench already measures that variant (scale section).',
+      'The JS heap, not the code: idle ~115 MiB (~35 MiB of it live heap); under a read load V8 lets old-generation garbage pile up between major GCs, up to 4× the live heap when the heap limit is 2 GiB or more (V8\'s default here: a quarter of RAM, at most 4 GiB): 214-230 MiB. `npm start` caps the old space at 1.5 GiB (--max-old-space-size=1536), which brings that factor down to ~1.8: 150-154 MiB under the same loads, CPU per request unchanged within the noise. A miss means the live heap grew (a cache, a leak) or the flag left the start script.',
+    next: 'A heap snapshot under load (node --heapsnapshot-signal=SIGUSR2) to see what is live; --max-semi-space-size=8 takes ~15-20 MiB more off the peak (CPU cost to measure; 4 cost 10-20%).',
   },
   'cold-start-restart': {
     why:
-      'cpu-prof of a restart: PGlite (WASM PostgreSQL) opening its data directory ~1 s, loading the gateway\'s modules through tsx\'s loader thread ~1.3 s, GC; ~4 s on a quiet machine, 6-9 s on a busy one.',
-    next: 'Compiled JavaScript (no tsx at start) and a lazy import of PGlite only when no DATABASE_URL is set; re-measure.',
+      'cpu-prof of a restart (compiled, PGlite loaded): ~0.6-1 s loading modules (graphql-yoga with its envelop and whatwg-node tree, Pothos, graphql-shield with yup and lodash, graphql-jit), ~0.5-0.7 s PGlite instantiating its WASM and starting PostgreSQL, ~0.15 s the first connection (PGlite\'s WASM warming up), GC: ~1.7 s of CPU, 1.2-2.5 s to /readyz on the two shared cores at load 4-7.',
+    next: 'Load ioredis (used only with REDIS_URL) and the GraphiQL page lazily; a Node with module.enableCompileCache (22+) would cache the compiled modules between starts.',
   },
   'cold-start-first': {
-    why: 'The first start runs initdb inside PGlite, the migrations and the demo seed (2,000 customers, ~6,000 orders, 3 segments counted): 62% of the CPU is PGlite/WASM.',
-    next: 'Ship a prebuilt demo data directory (PGlite loadDataDir from a tarball) so the first start only unpacks it.',
+    why:
+      'The initdb template (copied, ~0.1-0.3 s) replaces initdb (~3 s of CPU, 1.5-9 s of wall time); what is left is the restart\'s work, the migrations and the demo seed (2,000 customers, ~6,000 orders, 3 segments counted), mostly PGlite\'s WASM running code for the first time: the same migrations take ~0.37 s in a new process and ~0.1 s once warm. ~3.8 s of CPU with WASM tier-up on background threads, 2.1-4 s to /readyz on the two shared cores at load 4-7.',
+    next: 'Re-measure on a quiet machine. What is left is mostly PGlite warming up, which no template holds: one with the migrations applied would save only ~0.1-0.25 s (the warm-up moves to the seed), and the demo data cannot be in one (it is dated from the first start\'s day).',
   },
 };

@@ -8,7 +8,11 @@ import { log, sleep } from './util.js';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH_DIR = path.join(ROOT, 'bench');
 
-/** A server the bench started as a child process: `node --import tsx <script>` in the repository root. */
+/**
+ * A server the bench started as a child process in the repository root: the
+ * gateway as `npm start` runs it (bench/servers.ts), or a peer's TypeScript
+ * through tsx (`node --import tsx <script>`).
+ */
 export interface ChildServer {
   name: string;
   url: string;

@@ -17,8 +17,8 @@ import { authHeaders } from './context.js';
 import { MANY_TENANT, prepareFixture, type Fixture } from './fixtures.js';
 import { runLoad, type LoadRequest } from './load.js';
 import { readOptions } from './options.js';
-import { freePort, startChild } from './processes.js';
-import { gatewayEnv } from './servers.js';
+import { freePort } from './processes.js';
+import { gatewayEnv, startGatewayWithoutShield, startNpmStartChild } from './servers.js';
 import { summarizeProfile, type CpuProfile } from './profile-summary.js';
 import { log } from './util.js';
 import { DEMO_CUSTOMER_FIELDS } from '../src/domain/schemas/service.js';
@@ -30,9 +30,8 @@ async function profileColdStart(): Promise<void> {
     for (const round of ['first start', 'restart']) {
       const profiles = path.join(dir, round.replace(' ', '-'));
       const port = await freePort();
-      const server = await startChild({
+      const server = await startNpmStartChild({
         name: 'embedded',
-        script: 'src/main.ts',
         env: { DATA_DIR: path.join(dir, 'data'), PORT: String(port), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
         port,
         nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profiles}`],
@@ -60,14 +59,16 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'segment-gateway-profile-'));
   try {
     const port = await freePort();
-    const gateway = await startChild({
-      name: 'gateway',
-      script: argv.includes('--no-shield') ? 'bench/gateway-without-shield.ts' : 'src/main.ts',
-      env: gatewayEnv({ fixture }, port),
-      port,
-      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
-      logFile: path.join(dir, 'gateway.log'),
-    });
+    const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+    const gateway = argv.includes('--no-shield')
+      ? await startGatewayWithoutShield({ fixture, workDir: dir }, port, nodeArgs)
+      : await startNpmStartChild({
+          name: 'gateway',
+          env: gatewayEnv({ fixture }, port),
+          port,
+          nodeArgs,
+          logFile: path.join(dir, 'gateway.log'),
+        });
     const id = (
       await fixture.database.db.one<{ id: string }>(
         'SELECT id FROM segments WHERE tenant_id = $1 ORDER BY created_at, id OFFSET 10 LIMIT 1',

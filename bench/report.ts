@@ -92,12 +92,11 @@ export function detailTables(results: BenchResults): string {
         (r, i) => `| list page ${scale.deepPage} (round ${i + 1}) | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.errors} |`,
       ),
       `| list of one tenant among ${scale.tenants.toLocaleString('en-US')} (a key per tenant, in turn) | ${scale.amongTenants.requestsPerSecond} | ${scale.amongTenants.p50} | ${scale.amongTenants.p99} | ${scale.amongTenants.errors} |`,
-      `| list page 1, gateway compiled to JS (no tsx) | ${scale.compiled.load.requestsPerSecond} | ${scale.compiled.load.p50} | ${scale.compiled.load.p99} | ${scale.compiled.load.errors} |`,
       '',
-      `Embedded database: first start ${scale.coldStart.firstStartMs} ms, restart ${scale.coldStart.restartMs} ms to the first 200 of /readyz. ` +
+      `Embedded database (\`npm start\` without DATABASE_URL): first start ${scale.coldStart.firstStartMs} ms, restart ${scale.coldStart.restartMs} ms` +
+        `${scale.coldStart.restartSamplesMs ? ` (median of ${scale.coldStart.restartSamplesMs.join(', ')})` : ''} to the first 200 of /readyz. ` +
         `Gateway RSS under load: ${results.gatewayRssMb === null ? 'not sampled' : `${Math.round(results.gatewayRssMb)} MiB`} at most ` +
-        `(idle ${results.gatewayIdleRssMb ?? '?'} MiB); compiled to JS and run without tsx: idle ${scale.compiled.idleRssMb ?? '?'} MiB, ` +
-        `${scale.compiled.loadRssMb ?? '?'} MiB under the page-1 load.`,
+        `(idle ${results.gatewayIdleRssMb ?? '?'} MiB).`,
       '',
     );
   }

@@ -3,15 +3,14 @@
  * (keyset paging should make them cost the same), the list of one tenant
  * among 1,000, and the cold start of the embedded database to /readyz.
  */
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { encodeCursor } from '../src/schema/cursors.js';
 import { authHeaders, noteRss, type RunContext } from './context.js';
 import { MANY_TENANT } from './fixtures.js';
 import { probe, warmAndRun, type LoadRequest, type LoadResult } from './load.js';
-import { freePort, ROOT, sampleMemory, startChild } from './processes.js';
-import { gatewayEnv } from './servers.js';
+import { freePort, sampleMemory } from './processes.js';
+import { startNpmStartChild } from './servers.js';
 import { log, median, round } from './util.js';
 
 export interface ScaleResult {
@@ -23,12 +22,7 @@ export interface ScaleResult {
   deepPageRatio: number;
   tenants: number;
   amongTenants: LoadResult;
-  coldStart: { firstStartMs: number; restartMs: number };
-  /**
-   * The same gateway compiled to plain JavaScript (esbuild, file by file)
-   * and run by node without tsx: its RSS idle and under the page-1 load.
-   */
-  compiled: { idleRssMb: number | null; loadRssMb: number | null; load: LoadResult };
+  coldStart: ColdStart;
 }
 
 const PAGE_SIZE = 20;
@@ -94,85 +88,46 @@ export async function measureScale(ctx: RunContext): Promise<ScaleResult> {
     tenants: fixture.tenants.length,
     amongTenants,
     coldStart: await measureColdStart(ctx),
-    compiled: await measureCompiled(ctx, first),
   };
 }
 
-/** Where the compiled gateway goes: under node_modules, so that its imports resolve to the product's packages. */
-const BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'segment-gateway-bench', 'build');
-
-async function measureCompiled(ctx: RunContext, request: LoadRequest): Promise<ScaleResult['compiled']> {
-  const { options } = ctx;
-  await rm(BUILD_DIR, { recursive: true, force: true });
-  const sources = async (dir: string): Promise<string[]> =>
-    (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f));
-  try {
-    await build({
-      entryPoints: await sources(path.join(ROOT, 'src')),
-      outdir: path.join(BUILD_DIR, 'src'),
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      logLevel: 'warning',
-    });
-    await cp(path.join(ROOT, 'src', 'sql', 'migrations'), path.join(BUILD_DIR, 'src', 'sql', 'migrations'), { recursive: true });
-    const port = await freePort();
-    const server = await startChild({
-      name: 'gateway-compiled',
-      script: path.join(BUILD_DIR, 'src', 'main.js'),
-      env: gatewayEnv(ctx, port),
-      port,
-      loader: 'none',
-      logFile: path.join(ctx.workDir, 'gateway-compiled.log'),
-    });
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      const idle = await server.memory();
-      const { value, maxRssMb } = await sampleMemory(server.pid, () =>
-        warmAndRun(server.url, request, {
-          connections: options.connections,
-          seconds: options.measureSeconds,
-          warmupSeconds: options.warmupSeconds,
-        }),
-      );
-      log(`  compiled JS: idle ${Math.round(idle?.rssMb ?? 0)} MiB, under load ${Math.round(maxRssMb ?? 0)} MiB, ${value.requestsPerSecond} req/s`);
-      return {
-        idleRssMb: idle ? round(idle.rssMb, 0) : null,
-        loadRssMb: maxRssMb === null ? null : round(maxRssMb, 0),
-        load: value,
-      };
-    } finally {
-      await server.stop();
-    }
-  } finally {
-    await rm(BUILD_DIR, { recursive: true, force: true });
-  }
+/** Milliseconds from spawning `npm start`'s node process to the first 200 of /readyz. */
+export interface ColdStart {
+  /** Empty DATA_DIR: the data directory copied from the initdb template, migrations, the demo tenant. */
+  firstStartMs: number;
+  /** The same DATA_DIR again: the median of `restartSamplesMs`. */
+  restartMs: number;
+  restartSamplesMs?: number[];
 }
 
+const RESTARTS = 3;
+
 /**
- * `npm start` with no DATABASE_URL: the first start (empty DATA_DIR: a new
- * PGlite database, migrations, the demo tenant) and a restart on the same
- * directory, each from spawning the process to the first 200 of /readyz.
+ * `npm start` with no DATABASE_URL (dist/main.js, as built by prestart): the
+ * first start on an empty DATA_DIR, then restarts on the same directory,
+ * each from spawning the process to the first 200 of /readyz. The first start
+ * uses the initdb template `npm install` made (src/sql/embedded.ts).
  */
-async function measureColdStart(ctx: RunContext): Promise<{ firstStartMs: number; restartMs: number }> {
+async function measureColdStart(ctx: RunContext): Promise<ColdStart> {
   const dataDir = await mkdtemp(path.join(ctx.workDir, 'embedded-'));
   try {
     const start = async () => {
       const port = await freePort();
-      return startChild({
+      const server = await startNpmStartChild({
         name: 'embedded',
-        script: 'src/main.ts',
         env: { DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', HOST: '127.0.0.1', NODE_ENV: 'production' },
         port,
         logFile: path.join(ctx.workDir, 'embedded.log'),
       });
+      await server.stop();
+      return Math.round(server.readyMs);
     };
-    const first = await start();
-    await first.stop();
-    const again = await start();
-    await again.stop();
-    log(`  embedded cold start: first ${Math.round(first.readyMs)} ms, restart ${Math.round(again.readyMs)} ms`);
-    return { firstStartMs: Math.round(first.readyMs), restartMs: Math.round(again.readyMs) };
+    const firstStartMs = await start();
+    const restartSamplesMs: number[] = [];
+    for (let i = 0; i < RESTARTS; i++) restartSamplesMs.push(await start());
+    const restartMs = median(restartSamplesMs);
+    log(`  embedded cold start: first ${firstStartMs} ms, restart ${restartMs} ms (${restartSamplesMs.join(', ')})`);
+    return { firstStartMs, restartMs, restartSamplesMs };
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -154,19 +154,20 @@ export function evaluateTargets(r: SectionResults): TargetRow[] {
     });
     add({
       id: 'cold-start-restart', area: 'Scale', what: 'embedded cold start to /readyz (existing DATA_DIR)', target: '≤ 3 s',
-      measured: `${fmt(scale.coldStart.restartMs / 1000)} s`, pass: scale.coldStart.restartMs <= 3000,
+      measured:
+        `${fmt(scale.coldStart.restartMs / 1000)} s` +
+        (scale.coldStart.restartSamplesMs ? ` (median of ${scale.coldStart.restartSamplesMs.map((ms) => fmt(ms / 1000)).join(', ')} s)` : ''),
+      pass: scale.coldStart.restartMs <= 3000,
     });
     add({
-      id: 'cold-start-first', area: 'Scale', what: 'embedded first start to /readyz (empty DATA_DIR, demo seed)', target: '≤ 3 s',
+      id: 'cold-start-first', area: 'Scale', what: 'embedded first start to /readyz (empty DATA_DIR: initdb template, demo seed)', target: '≤ 3 s',
       measured: `${fmt(scale.coldStart.firstStartMs / 1000)} s`, pass: scale.coldStart.firstStartMs <= 3000,
     });
   }
   if (r.gatewayRssMb !== undefined && r.gatewayRssMb !== null) {
     add({
       id: 'rss', area: 'Scale', what: 'gateway RSS under load (highest sample)', target: '≤ 200 MB',
-      measured:
-        `${Math.round(r.gatewayRssMb)} MiB as \`npm start\` runs it (tsx)` +
-        (r.scale?.compiled.loadRssMb ? `; compiled to JS, no tsx: ${r.scale.compiled.loadRssMb} MiB` : ''),
+      measured: `${Math.round(r.gatewayRssMb)} MiB as \`npm start\` runs it (compiled JS)`,
       pass: r.gatewayRssMb <= 200,
     });
   }

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The package's command: runs the CLI's TypeScript through tsx.
-import { register } from 'tsx/esm/api';
+// The package's command: the CLI compiled to dist/ (scripts/build.mjs brings
+// dist/ up to date with src/ first; it does nothing when it already is).
+import { build } from '../scripts/build.mjs';
 
-register();
-await import('../src/cli.ts');
+await build();
+process.setSourceMapsEnabled(true);
+await import('../dist/cli.js');

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { connectDatabase, type Database } from './sql/db.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './sql/embedded.js';
+import type { EmbeddedPostgres } from './sql/embedded.js';
 
 export interface OpenedDatabase {
   database: Database;
@@ -22,6 +22,8 @@ export async function openDatabase(config: Config): Promise<OpenedDatabase> {
   }
   await mkdir(config.dataDir, { recursive: true });
   const authSecret = config.authSecret ?? (await embeddedAuthSecret(config.dataDir));
+  // Loaded only here: PGlite (PostgreSQL in WebAssembly) costs memory and start-up time that a server database never needs.
+  const { startEmbeddedPostgres } = await import('./sql/embedded.js');
   const embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'pgdata'));
   // PGlite is a single session: one connection (and no heavy pool), or transactions would interleave.
   const database = connectDatabase({ url: embedded.url, max: 1 });

@@ -7,13 +7,11 @@ import { seedDemoTenant } from './domain/demo.js';
 import { createTenant, getTenant } from './domain/tenants.js';
 import type { Logger } from './logger.js';
 import type { Services } from './schema/context.js';
-import { createApp, type App } from './server/app.js';
-import { recordQuery, trackPools } from './server/metrics.js';
-import { createRateLimiter } from './server/rate-limit.js';
+import type { App } from './server/app.js';
 import { scheduleIdempotencyPurge } from './domain/idempotency.js';
 import { openDatabase } from './database.js';
 import { migrate } from './sql/migrate.js';
-import { observeQueries } from './sql/db.js';
+import { observeQueries, type Db } from './sql/db.js';
 
 export const DEMO_TENANT = 'demo';
 /** Enough rows to make the demo segments interesting, few enough for a fast first start. */
@@ -32,24 +30,32 @@ export interface Gateway {
 
 /** Starts the whole service: database, migrations, first-start demo, HTTP. */
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
+  // Most of the modules (GraphQL schema, yoga, metrics, rate limits) load
+  // while the database opens: the first start of an embedded database waits
+  // on its file copy meanwhile (docs/performance.md, cold start).
+  const loadingHttp = loadHttpModules();
+  // Awaited below; this only keeps its failure from going unhandled when the database fails first.
+  loadingHttp.catch(() => {});
   const opened = await openDatabase(config);
   const { database, embedded, authSecret } = opened;
   if (embedded) logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL started');
-  const rateLimiter = createRateLimiter(config.rateLimit, logger);
+  let rateLimiter: Services['rateLimiter'] = null;
   try {
     const { applied } = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const demoKey = embedded ? await firstStartDemo(database.db, config, authSecret) : null;
+    const graphiqlHeaders = embedded ? await localDemoHeaders(config) : undefined;
+
+    const { createApp, createRateLimiter, recordQuery, trackPools } = await loadingHttp;
+    rateLimiter = createRateLimiter(config.rateLimit, logger);
     const keys = new KeyVerifier(database.db, authSecret, config.authCacheTtlMs, (err) =>
       logger.warn({ err }, 'could not record key use'),
     );
     const loadTarget = { db: database.db, ...(embedded ? { pglite: embedded.pglite } : {}) };
     const services: Services = { config, database, loadTarget, keys, logger, authSecret, rateLimiter };
-
     const stopPurge = scheduleIdempotencyPurge(database.db, (err) =>
       logger.warn({ err }, 'could not purge expired idempotency keys'),
     );
-    const demoKey = embedded ? await firstStartDemo(services) : null;
-    const graphiqlHeaders = embedded ? await localDemoHeaders(config) : undefined;
     const app = createApp(services, { graphiqlHeaders });
     const server = createServer(app.handle);
     server.keepAliveTimeout = 5_000;
@@ -83,6 +89,21 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   }
 }
 
+/** Imported when the gateway starts rather than with this module, so that they load while the database opens. */
+async function loadHttpModules() {
+  const [app, metrics, rateLimit] = await Promise.all([
+    import('./server/app.js'),
+    import('./server/metrics.js'),
+    import('./server/rate-limit.js'),
+  ]);
+  return {
+    createApp: app.createApp,
+    recordQuery: metrics.recordQuery,
+    trackPools: metrics.trackPools,
+    createRateLimiter: rateLimit.createRateLimiter,
+  };
+}
+
 /** Waits for in-flight requests, then closes what is left after the timeout. */
 async function closeServer(server: Server, timeoutMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -105,17 +126,16 @@ function demoKeyFile(config: Config): string {
  * On the first start of an empty embedded database: a `demo` tenant with an
  * admin key, printed once and kept in DATA_DIR/demo-admin.key (mode 0600).
  */
-async function firstStartDemo(services: Services): Promise<string | null> {
-  const { db } = services.database;
+async function firstStartDemo(db: Db, config: Config, authSecret: string): Promise<string | null> {
   if (await getTenant(db, DEMO_TENANT)) return null;
   const tenant = await createTenant(db, DEMO_TENANT);
-  await seedDemoTenant(db, tenant, DEMO_CUSTOMERS, services.config);
-  const { key } = await mintApiKey(db, services.authSecret, {
+  await seedDemoTenant(db, tenant, DEMO_CUSTOMERS, config);
+  const { key } = await mintApiKey(db, authSecret, {
     tenantId: DEMO_TENANT,
     role: 'admin',
     name: 'demo admin',
   });
-  const file = demoKeyFile(services.config);
+  const file = demoKeyFile(config);
   await writeFile(file, `${key}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   return key;

@@ -2,6 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Db } from './db.js';
 
+// Beside this module: src/sql/migrations, or dist/migrations in the compiled
+// bundle (scripts/build.mjs copies them there, beside every output file).
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 /** Any fixed number: every instance of the gateway agrees on it. */
 const MIGRATION_LOCK = 7_340_291_118;
