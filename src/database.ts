@@ -17,7 +17,12 @@ export interface OpenedDatabase {
 /** The database the server and the CLI use: DATABASE_URL, or the embedded one in DATA_DIR. */
 export async function openDatabase(config: Config): Promise<OpenedDatabase> {
   if (config.databaseUrl !== null) {
-    const database = connectDatabase({ url: config.databaseUrl, max: config.dbPoolMax, heavyMax: config.heavyPoolMax });
+    const database = connectDatabase({
+      url: config.databaseUrl,
+      max: config.dbPoolMax,
+      heavyMax: config.heavyPoolMax,
+      jitOff: true,
+    });
     return { database, embedded: null, authSecret: config.authSecret!, close: () => database.close() };
   }
   await mkdir(config.dataDir, { recursive: true });

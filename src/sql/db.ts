@@ -69,6 +69,16 @@ export interface DatabaseOptions {
    */
   heavyMax?: number;
   applicationName?: string;
+  /**
+   * Runs the sessions with PostgreSQL's JIT compilation off. Once a session
+   * has JIT-compiled one query, every parallel worker of its later queries
+   * loads LLVM as it starts (the leader's libraries are restored in each
+   * worker), which adds ~20-30 ms to every parallel count on a pooled
+   * connection; JIT itself saved nothing measurable on segment counts
+   * (docs/decisions.md). Only for a PostgreSQL server: the embedded one has
+   * no JIT.
+   */
+  jitOff?: boolean;
 }
 
 export interface Database {
@@ -96,6 +106,7 @@ export function connectDatabase(options: DatabaseOptions): Database {
         idleTimeoutMillis: 30_000,
         keepAlive: true,
         allowExitOnIdle: true,
+        ...(options.jitOff ? { options: '-c jit=off' } : {}),
       },
       { stats, pool } satisfies ConnectionContext,
     );

@@ -41,6 +41,12 @@ describe.skipIf(!server)('heavy queries get a bounded share of the database', ()
     ]);
   });
 
+  it("runs both pools' sessions with PostgreSQL's JIT off", async () => {
+    const { db, heavy } = gw.services.database;
+    const settings = await Promise.all([db, heavy].map((pool) => pool.one<{ jit: string }>('SHOW jit')));
+    expect(settings).toEqual([{ jit: 'off' }, { jit: 'off' }]);
+  });
+
   it('a cheap read answers while refreshes of a slow segment fill the heavy pool', async () => {
     // More slow refreshes than the main pool has connections: on one shared
     // pool, the cheap reads would wait until a whole pool's worth had finished.
