@@ -12,39 +12,38 @@ interface Finding {
 
 const API_CPU: Finding = {
   why:
-    'CPU per request, not the database: the gateway spends ~1.2-1.5 ms of CPU on this list against ~0.3 ms for the raw server (same two statements) and ~0.56 ms for PostGraphile (one statement that builds the JSON in PostgreSQL). ' +
-    'No single hotspot (cpu-prof): yoga\'s Fetch-API pipeline and plugins cost ~0.33 ms a request (GraphQL get 0.80 ms vs the REST shim running the same resolvers with graphql-js directly, 0.47 ms); ' +
-    'executing the nodes costs ~18 µs each beyond row parsing (resolver promises, a cursor encoded for every edge, Date objects for three timestamps per row); GC ~14%.',
+    'CPU per request, not the database: ~0.61-0.64 ms of gateway CPU per list request (1.23 ms before the list went to one round trip, graphql-jit, bodies read once and lazy cursors) against ~0.30 ms for the raw server and ~0.45 ms for PostGraphile. ' +
+    'Of what is left (cpu-prof): socket writes ~20% (on this VM\'s loopback the response\'s writev costs ~90 µs and the statement\'s write ~140 µs a request; the raw server pays them too), yoga\'s Fetch-API adapter and envelop hooks ~10% (the REST shim runs the same compiled operations without yoga: ~0.13 ms less per get), row parsing and Date objects ~8%, GC ~8%. ' +
+    '1.5× PostGraphile would mean beating the raw server itself, which is 1.29× PostGraphile here.',
   next:
-    'Run known operations (the REST shim\'s and persisted ones) through a precompiled executor (graphql-jit) behind a thin node:http handler instead of the Fetch adapter; select only the columns a list asks for and encode cursors only when asked; then re-measure with bench/profile.ts.',
+    'Serve JSON POSTs of known documents through a thin node:http path (the same admission, operation limits and error masking) instead of yoga\'s Fetch adapter; parse timestamps lazily; re-measure with bench/profile.ts.',
 };
 
 const POOLED_PARALLEL: Finding = {
   why:
-    'Same SQL, same plan (auto_explain), but the count on the gateway\'s long-lived heavy-pool connection gets its two parallel workers late after that connection has run a big join, so the leader scans most of the table alone (EXPLAIN VERBOSE: workers read 32 and 1,384 of 13,900 buffers vs ~2,600 each on a fresh connection). ' +
-    'psql opens a fresh session per statement. Reproduced in psql alone: the same count takes 264-322 ms in a session that just ran the join count, 174-233 ms in a new one. The gateway\'s own work per create is ~20-30 ms.',
+    'A fixed cost around the count: the HTTP request, the GraphQL mutation and the transaction\'s round trips (lock, statement timeout, count, update, commit) take ~4-6 ms besides it, measured in one process on a quiet machine (heavy-pool count 14.5 ms, the domain\'s refresh 16.5 ms, the REST refresh 20 ms; psql 14 ms), which 1.15× allows only above ~35 ms counts. ' +
+    'The larger gap of earlier runs (~25 ms) was PostgreSQL\'s JIT: once a join count had been JIT-compiled on a pooled session, every parallel worker of its later counts loaded LLVM as it started; sessions now run with jit off (docs/decisions.md).',
   next:
-    'Find what delays worker start on a reused backend (PostgreSQL side); meanwhile recycle heavy-pool connections (pg Pool maxUses / maxLifetimeSeconds) and re-measure; the join and aggregate rows show the opposite (the leader alone beats 3 processes on 2 busy cores).',
+    'Fewer round trips per refresh and create (the lock and the statement timeout in one, the update and the commit in one), then re-measure.',
 };
 
 const OVERLAP: Finding = {
   why:
-    'One statement, not one per pair, but each view is read on its own and members are grouped by id: N+1 passes over the base table. For plain conditions one scan is 2.6× faster; for joins and aggregates the one-scan form is slower (ours 0.63-0.69× of it), because an EXISTS or correlated count inside CASE runs per row (1M index probes) while each view gets a hash semi-join.',
-  next:
-    'Compile overlap as one pass over the base table: plain conditions inline as bits, joined conditions as uncorrelated `id IN (SELECT customer_id FROM orders WHERE ...)` (hashed once) — a compiler mode to cover with the differential tests.',
+    'One statement over the base table: plain conditions inline as bits, joined conditions read from tables grouped by the join key and hash-joined once, references inlined from their definitions (docs/decisions.md).',
+  next: 'Profile the statement with EXPLAIN (ANALYZE, BUFFERS) against the raw scan if a run misses.',
 };
 
 export const FINDINGS: Record<string, Finding> = {
   'list-vs-peer': API_CPU,
   'list-vs-raw': API_CPU,
   'list-p99': {
-    why: 'Follows from throughput: 32 connections at ~870 req/s queue ~37 ms on average (Little\'s law); p99 ≤ 25 ms needs well over 1,300 req/s with little spread on 2 cores shared with PostgreSQL and the load generator.',
+    why: 'Follows from throughput: 32 connections at ~1,490 req/s queue ~21 ms on average (Little\'s law), which is the p50; p99 ≤ 25 ms needs ~2,500 req/s or more with little spread, on 2 cores shared with PostgreSQL and the load generator (the raw server: p99 16 ms at ~2,900 req/s).',
     next: 'The API CPU work above; then re-measure p99.',
   },
   'rest-vs-graphql': {
     why:
-      'The REST list must answer pagination.total, a count(*) over the tenant\'s 10,000 segments per request (4-12 ms of PostgreSQL time in psql; an index-only scan whose heap fetches grow until VACUUM), and returns the full segment (18 fields, joins and filters JSON) where the GraphQL query asks 4: 1.9 vs 1.2 ms of gateway CPU.',
-    next: 'Keep a per-tenant segment count maintained in the create and delete transactions (filters by status/search still count), and re-measure.',
+      'The REST list answers the full segment (18 fields) and pagination.total where the GraphQL query asks 4 fields; the total is the tenant\'s counter (one row) and comes in the same round trip as the page.',
+    next: 'Profile the REST list with bench/profile.ts --read rest-list.',
   },
   'shield-cost': {
     why: 'Within 10% of CPU per request; the req/s difference is mostly the machine (rounds differ by 15-30%).',
