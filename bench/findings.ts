@@ -14,7 +14,7 @@ const API_CPU: Finding = {
   why:
     'CPU per request, not the database: ~0.61-0.64 ms of gateway CPU per list request (1.23 ms before the list went to one round trip, graphql-jit, bodies read once and lazy cursors) against ~0.30 ms for the raw server and ~0.45 ms for PostGraphile. ' +
     'Of what is left (cpu-prof): socket writes ~20% (on this VM\'s loopback the response\'s writev costs ~90 µs and the statement\'s write ~140 µs a request; the raw server pays them too), yoga\'s Fetch-API adapter and envelop hooks ~10% (the REST shim runs the same compiled operations without yoga: ~0.13 ms less per get), row parsing and Date objects ~8%, GC ~8%. ' +
-    '1.5× PostGraphile would mean beating the raw server itself, which is 1.29× PostGraphile here.',
+    '1.5× PostGraphile would mean beating the raw server itself, which is 1.26-1.29× PostGraphile here.',
   next:
     'Serve JSON POSTs of known documents through a thin node:http path (the same admission, operation limits and error masking) instead of yoga\'s Fetch adapter; parse timestamps lazily; re-measure with bench/profile.ts.',
 };
