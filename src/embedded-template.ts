@@ -4,14 +4,12 @@
  * `embeddedTemplateDir` in src/sql/embedded.ts). Never fails the install: without
  * the template, the first start makes it.
  */
-import { access } from 'node:fs/promises';
-import path from 'node:path';
-import { embeddedTemplateDir, makeEmbeddedTemplate } from './sql/embedded.js';
+import { embeddedTemplateDir, isDataDir, makeEmbeddedTemplate } from './sql/embedded.js';
 
 const dir = embeddedTemplateDir();
 const started = performance.now();
 try {
-  if (await access(path.join(dir, 'PG_VERSION')).then(() => true, () => false)) process.exit(0);
+  if (await isDataDir(dir)) process.exit(0);
   await makeEmbeddedTemplate(dir);
   console.error(`embedded database template made in ${Math.round(performance.now() - started)} ms: ${dir}`);
 } catch (error) {

@@ -37,16 +37,21 @@ export interface ConnectionArgs {
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
-/** Page sizes are 1 to 100; anything else is a clear input error, not a silent clamp. */
-export function checkPageArgs(args: ConnectionArgs): void {
+/**
+ * The keysets of `after` and `before`, once page sizes are checked: 1 to 100,
+ * anything else is a clear input error, not a silent clamp.
+ */
+export function checkPageArgs(args: ConnectionArgs): { after?: Keyset; before?: Keyset } {
   for (const name of ['first', 'last'] as const) {
     const value = args[name];
     if (value !== null && value !== undefined && (value < 0 || value > MAX_PAGE_SIZE)) {
       throw Invalid.at(name, `must be from 0 to ${MAX_PAGE_SIZE}`);
     }
   }
-  if (args.after) decodeCursor(args.after, 'after');
-  if (args.before) decodeCursor(args.before, 'before');
+  return {
+    ...(args.after ? { after: decodeCursor(args.after, 'after') } : {}),
+    ...(args.before ? { before: decodeCursor(args.before, 'before') } : {}),
+  };
 }
 
 export interface KeysetPage {
@@ -85,18 +90,13 @@ export async function keysetConnection<T extends { createdAt: Date; id: string }
   fetchPage: (page: KeysetPage) => Promise<T[]>,
   count: () => Promise<number>,
 ): Promise<KeysetConnection<T>> {
-  checkPageArgs(args);
-  const { before, after, limit, inverted, expectedSize, hasPreviousPage, hasNextPage } = parseCursorConnectionArgs({
+  const keysets = checkPageArgs(args);
+  const { limit, inverted, expectedSize, hasPreviousPage, hasNextPage } = parseCursorConnectionArgs({
     args,
     defaultSize: DEFAULT_PAGE_SIZE,
     maxSize: MAX_PAGE_SIZE,
   });
-  const nodes = await fetchPage({
-    ...(after ? { after: decodeCursor(after, 'after') } : {}),
-    ...(before ? { before: decodeCursor(before, 'before') } : {}),
-    limit,
-    inverted,
-  });
+  const nodes = await fetchPage({ ...keysets, limit, inverted });
   const trimmed = nodes.slice(0, expectedSize);
   if (inverted) trimmed.reverse();
   const edges = trimmed.map((node) => new KeysetEdge(node));

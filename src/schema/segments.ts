@@ -77,20 +77,23 @@ builder.node(SegmentRef, {
 
 /**
  * A page of segments in one round trip with what the query asks along with
- * it: the nodes' base schemas (primed into the request's dataloader) and
- * `totalCount`.
+ * it: the nodes' base schemas (primed into the request's dataloader; under a
+ * base schema, that schema) and `totalCount`.
  */
 function segmentConnection(
   ctx: GraphQLContext,
   info: GraphQLResolveInfo,
   args: Parameters<typeof keysetConnection>[0],
   filter: SegmentFilter,
+  parent?: BaseSchemaRecord,
 ) {
   const { db } = ctx.services.database;
   const tenantId = tenantOf(ctx).id;
+  // The segments of one base schema stand on it: the dataloader has it already.
+  if (parent) ctx.loaders.baseSchema.prime(parent.id, parent);
   const nodeFields = selectedFieldNames(info, ['edges', 'node']);
   const extras = {
-    baseSchemas: nodeFields.has('baseSchema') || nodeFields.has('baseSchemaName'),
+    baseSchemas: !parent && (nodeFields.has('baseSchema') || nodeFields.has('baseSchemaName')),
     total: selectedFieldNames(info, []).has('totalCount'),
   };
   let total: number | null = null;
@@ -131,7 +134,7 @@ builder.objectField(BaseSchemaRef, 'segments', (t) =>
   t.connection({
     type: SegmentRef,
     description: 'The segments built on this schema',
-    resolve: (schema, args, ctx, info) => segmentConnection(ctx, info, args, { baseSchemaId: schema.id }),
+    resolve: (schema, args, ctx, info) => segmentConnection(ctx, info, args, { baseSchemaId: schema.id }, schema),
   }),
 );
 

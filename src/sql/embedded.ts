@@ -81,11 +81,11 @@ export function embeddedTemplateDir(): string {
 
 /**
  * Fills the new data directory `dataDir` from the template (made first when
- * it is missing). False when neither worked: PGlite then runs initdb itself.
+ * it is missing). When neither works, PGlite runs initdb itself.
  * PG_VERSION, which is how PGlite tells a data directory from an empty one,
  * is copied last, so that a copy cut short is copied again at the next start.
  */
-async function fromTemplate(dataDir: string): Promise<boolean> {
+async function fromTemplate(dataDir: string): Promise<void> {
   try {
     const template = embeddedTemplateDir();
     if (!(await isDataDir(template))) await makeEmbeddedTemplate(template);
@@ -106,13 +106,13 @@ async function fromTemplate(dataDir: string): Promise<boolean> {
       }),
     );
     await copyFile(path.join(template, 'PG_VERSION'), path.join(dataDir, 'PG_VERSION'));
-    return true;
   } catch {
-    return false;
+    // Without PG_VERSION, PGlite.create initialises the directory itself.
   }
 }
 
-function isDataDir(dir: string): Promise<boolean> {
+/** Whether `dir` holds a data directory (PGlite's own test: PG_VERSION is there). */
+export function isDataDir(dir: string): Promise<boolean> {
   return access(path.join(dir, 'PG_VERSION')).then(
     () => true,
     () => false,

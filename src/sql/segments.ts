@@ -60,15 +60,25 @@ export async function findSegmentsWithSchemas(
   tenantId: string,
   ids: readonly string[],
 ): Promise<{ rows: SegmentRow[]; baseSchemas: BaseSchemaRecord[] }> {
+  const segments = (columns: string) =>
+    pgp.as.format(`SELECT ${columns} FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenantId, ids]);
   const [rows = [], schemas = []] = await db.multi(
-    pgp.as.format(
-      `SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[]);
-       SELECT ${BASE_SCHEMA_COLUMNS} FROM base_schemas
-       WHERE tenant_id = $1 AND id IN (SELECT base_schema_id FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[]))`,
-      [tenantId, ids],
-    ),
+    `${segments(COLUMNS)};\n${baseSchemasOf(tenantId, segments('base_schema_id'))}`,
   );
   return { rows: rows as SegmentRow[], baseSchemas: (schemas as BaseSchemaRow[]).map(toBaseSchemaRecord) };
+}
+
+/**
+ * The base schemas of the segments `segmentsSelect` selects (its one column
+ * being `base_schema_id`), as a statement of its own: sent in the same query
+ * string as the segments' statement, it selects them again rather than
+ * waiting for their ids.
+ */
+function baseSchemasOf(tenantId: string, segmentsSelect: string): string {
+  return pgp.as.format(
+    `SELECT ${BASE_SCHEMA_COLUMNS} FROM base_schemas WHERE tenant_id = $1 AND id IN (SELECT base_schema_id FROM ($2:raw) segment)`,
+    [tenantId, segmentsSelect],
+  );
 }
 
 export interface SegmentFilter {
@@ -178,8 +188,7 @@ export interface SegmentPageResult {
  * A page with what a read asks along with it, in one round trip: the page,
  * the base schemas its segments stand on, the total. Each is its own
  * statement of one query string, so each keeps its plan; the schemas'
- * statement selects the page again (an index range of at most 101 rows)
- * rather than waiting for its ids.
+ * statement selects the page again (an index range of at most 101 rows).
  */
 export async function listSegmentPageWith(
   db: Queryable,
@@ -191,15 +200,7 @@ export async function listSegmentPageWith(
   const pageStatement = pageQuery(tenantId, filter, page, COLUMNS);
   if (!extras.baseSchemas && !extras.total) return { rows: await db.any<SegmentRow>(pageStatement), baseSchemas: [], total: null };
   const statements = [pageStatement];
-  if (extras.baseSchemas) {
-    statements.push(
-      pgp.as.format(
-        `SELECT ${BASE_SCHEMA_COLUMNS} FROM base_schemas
-         WHERE tenant_id = $1 AND id IN (SELECT base_schema_id FROM ($2:raw) page)`,
-        [tenantId, pageQuery(tenantId, filter, page, 'base_schema_id')],
-      ),
-    );
-  }
+  if (extras.baseSchemas) statements.push(baseSchemasOf(tenantId, pageQuery(tenantId, filter, page, 'base_schema_id')));
   if (extras.total) statements.push(countStatement(tenantId, filter));
   const [rows = [], ...rest] = await db.multi(statements.join(';\n'));
   const schemaRows = extras.baseSchemas ? (rest.shift() as BaseSchemaRow[]) : [];

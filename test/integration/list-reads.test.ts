@@ -114,6 +114,25 @@ describe('reads by id', () => {
   });
 });
 
+describe('segments under a base schema', () => {
+  it('stand on that schema, with no second lookup of it', async () => {
+    await createRest(keys.editor, 'under_schema');
+    const query = `{ baseSchema(id: "${schemas.customers}") { name segments(first: 100) { edges { node { name baseSchemaName baseSchema { id } } } } } }`;
+    await gql(gw.url, keys.viewer, '{ viewer { role } }');
+    const before = gw.services.database.stats.queries;
+    const r = await gql<{ baseSchema: { name: string; segments: { edges: Array<{ node: { name: string; baseSchemaName: string; baseSchema: { id: string } } }> } } }>(
+      gw.url,
+      keys.viewer,
+      query,
+    );
+    // The schema, then the page.
+    expect(gw.services.database.stats.queries - before).toBe(2);
+    const nodes = r.data!.baseSchema.segments.edges.map((e) => e.node);
+    expect(nodes.map((n) => n.name)).toContain('under_schema');
+    for (const node of nodes) expect(node).toMatchObject({ baseSchemaName: 'customers', baseSchema: { id: schemas.customers } });
+  });
+});
+
 describe('compiled execution', () => {
   type Response = Awaited<ReturnType<typeof gql>>;
   const codeOf = (r: Omit<Response, 'headers'>) => r.errors?.[0]?.extensions?.code;

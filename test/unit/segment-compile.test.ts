@@ -1,45 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BaseSchemaRecord, DataType, FieldDefinition } from '../../src/domain/schemas/types.js';
+import type { BaseSchemaRecord } from '../../src/domain/schemas/types.js';
 import { compileOverlapQuery, compileSegmentQuery } from '../../src/domain/segments/compile.js';
 import type { CompileContext, ReferencedSegment, SegmentDefinition } from '../../src/domain/segments/definition.js';
 import { validateDefinition } from '../../src/domain/segments/validate.js';
+import { field, schema } from '../support/schema-records.js';
 
 /**
  * The SQL text, fragment by fragment. Whether it selects the right rows is
  * the differential test's job (test/integration/segment-differential.test.ts).
  */
-
-function field(name: string, dataType: DataType, isPrimaryKey = false): FieldDefinition {
-  return {
-    name,
-    displayName: name,
-    dataType,
-    length: null,
-    precision: null,
-    scale: null,
-    isNullable: !isPrimaryKey,
-    isPrimaryKey,
-    isUnique: isPrimaryKey,
-    description: null,
-  };
-}
-
-function schema(id: string, name: string, fields: FieldDefinition[], tableName = `ds_${name}`): BaseSchemaRecord {
-  const at = new Date('2026-01-01T00:00:00Z');
-  return {
-    id,
-    tenantId: 'acme',
-    name,
-    displayName: name,
-    description: null,
-    entityType: 'customer',
-    tableName,
-    fields,
-    createdAt: at,
-    updatedAt: at,
-  };
-}
 
 const customers = schema('sch_customers', 'customers', [
   field('region', 'text', true),

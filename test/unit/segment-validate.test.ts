@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Invalid, type ErrorDetail } from '../../src/domain/errors.js';
-import type { BaseSchemaRecord, DataType, FieldDefinition } from '../../src/domain/schemas/types.js';
 import type { DefinitionContext, ReferencedSegment } from '../../src/domain/segments/definition.js';
 import {
   fieldsUsed,
@@ -8,40 +7,10 @@ import {
   referencedSegmentIds,
   validateDefinition,
 } from '../../src/domain/segments/validate.js';
+import { field, schema } from '../support/schema-records.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures
-
-function field(name: string, dataType: DataType, isPrimaryKey = false): FieldDefinition {
-  return {
-    name,
-    displayName: name,
-    dataType,
-    length: null,
-    precision: null,
-    scale: null,
-    isNullable: !isPrimaryKey,
-    isPrimaryKey,
-    isUnique: isPrimaryKey,
-    description: null,
-  };
-}
-
-function schema(id: string, name: string, fields: FieldDefinition[]): BaseSchemaRecord {
-  const at = new Date('2026-01-01T00:00:00Z');
-  return {
-    id,
-    tenantId: 'acme',
-    name,
-    displayName: name,
-    description: null,
-    entityType: 'customer',
-    tableName: `ds_${name}`,
-    fields,
-    createdAt: at,
-    updatedAt: at,
-  };
-}
 
 const customers = schema('sch_customers', 'customers', [
   field('id', 'integer', true),
