@@ -70,8 +70,20 @@ describeWithBrowser('GraphiQL in a real browser', () => {
     await page.keyboard.press('Backspace');
     await page.keyboard.type('{ segments(first: 5) { totalCount edges { node { name customerCount');
 
-    // Close any completion popup the editor opened, then run.
-    await page.keyboard.press('Escape');
+    // The editor opens its completion popup asynchronously, sometimes after a
+    // first Escape; it would swallow the click on the run button. Close it until
+    // it stays closed, then run.
+    const suggestions = page.locator('.suggest-widget.visible');
+    await expect
+      .poll(
+        async () => {
+          await page.keyboard.press('Escape');
+          await page.waitForTimeout(200);
+          return suggestions.count();
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(0);
     await page.locator('.graphiql-execute-button').click();
     const response = page.locator('.graphiql-response');
     await expect.poll(async () => response.innerText(), { timeout: 20_000 }).toContain('seen_in_the_browser');
