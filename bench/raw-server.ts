@@ -1,7 +1,8 @@
 /**
  * The raw baseline: the least a Node service can do to answer the benchmark's
  * reads. node:http and pg-promise, the product's own SQL statements
- * (src/sql), no GraphQL, no authentication, no validation: the limit any Node
+ * (src/sql: the page and its base schemas in one round trip, as the gateway
+ * sends them), no GraphQL, no authentication, no validation: the limit any Node
  * service over this database has on this machine.
  *
  *   GET /segments?limit=20   a page of the tenant's segments with their base schema's name
@@ -9,8 +10,8 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import { connectDatabase } from '../src/sql/db.js';
-import { findBaseSchemasByIds } from '../src/sql/schemas.js';
-import { findSegmentsByIds, listSegmentPage, type SegmentRow } from '../src/sql/segments.js';
+import type { BaseSchemaRecord } from '../src/domain/schemas/types.js';
+import { findSegmentsWithSchemas, listSegmentPageWith, type SegmentRow } from '../src/sql/segments.js';
 
 const tenantId = process.env.RAW_TENANT ?? 'bench-many';
 const database = connectDatabase({
@@ -20,8 +21,7 @@ const database = connectDatabase({
 });
 const { db } = database;
 
-async function withSchemaNames(rows: SegmentRow[]) {
-  const schemas = await findBaseSchemasByIds(db, tenantId, [...new Set(rows.map((r) => r.base_schema_id))]);
+function withSchemaNames(rows: SegmentRow[], schemas: BaseSchemaRecord[]) {
   const names = new Map(schemas.map((s) => [s.id, s.name]));
   return rows.map((r) => ({
     id: r.id,
@@ -44,14 +44,14 @@ const server = createServer((req, res) => {
     if (url.pathname === '/segments') {
       const limit = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 20)));
       // LIMIT n+1, as the relay connection asks, to know whether there is a next page.
-      const rows = await listSegmentPage(db, tenantId, {}, { limit: limit + 1, inverted: false });
-      const nodes = await withSchemaNames(rows.slice(0, limit));
+      const page = await listSegmentPageWith(db, tenantId, {}, { limit: limit + 1, inverted: false }, { baseSchemas: true, total: false });
+      const nodes = withSchemaNames(page.rows.slice(0, limit), page.baseSchemas);
       return send(res, 200, { data: { segments: { edges: nodes.map((node) => ({ node })) } } });
     }
     const match = /^\/segments\/([^/]+)$/.exec(url.pathname);
     if (match) {
-      const rows = await findSegmentsByIds(db, tenantId, [decodeURIComponent(match[1]!)]);
-      const [segment] = await withSchemaNames(rows);
+      const found = await findSegmentsWithSchemas(db, tenantId, [decodeURIComponent(match[1]!)]);
+      const [segment] = withSchemaNames(found.rows, found.baseSchemas);
       return send(res, 200, { data: { segment: segment ?? null } });
     }
     return send(res, 404, { error: 'not found' });
