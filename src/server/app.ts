@@ -15,6 +15,7 @@ import { useCsrfPrevention, useResponseGuards, type ObservedOperation } from './
 import { countLimitRefusal, metrics, metricsText, operationLabel, routeLabeler } from './metrics.js';
 import { operationLimitPlugins } from './operation-limits.js';
 import { useCompiledExecution } from './compiled-execution.js';
+import { createDirectExecution, type DirectHandover } from './direct-execution.js';
 import { sendError, sendJson } from './respond.js';
 import { readBody, ROWS_JSON_BODY_LIMIT } from '../rest/body.js';
 import { RestError } from '../rest/errors.js';
@@ -25,6 +26,8 @@ export interface ServerContext {
   res: ServerResponse;
   /** Filled in while yoga works, for the request's log line and metrics. */
   observed: ObservedOperation;
+  /** What the direct path leaves yoga to finish: an admitted context, a refusal, a result with errors. */
+  direct?: DirectHandover;
 }
 
 export interface AppOptions {
@@ -53,6 +56,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
   const schema = buildSchema();
   const { logger, config } = services;
   const maskedCauses = new WeakMap<GraphQLError, unknown>();
+  const direct = createDirectExecution(services, schema, config.graphqlLimits);
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
@@ -64,7 +68,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       }),
       useCsrfPrevention(),
       useResponseGuards({ keys: services.keys, logger, maskedCauses }),
-      useCompiledExecution(),
+      useCompiledExecution({ onCompiledRun: direct.learn }),
     ],
     graphqlEndpoint: '/graphql',
     // POST bodies arrive read and bounded (readGraphQLBody); GET requests have none.
@@ -89,7 +93,11 @@ export function createApp(services: Services, options: AppOptions = {}): App {
         return shown;
       },
     },
-    context: async ({ request, params, requestId, res }) => {
+    context: async ({ request, params, requestId, res, direct: handedOver }) => {
+      if (handedOver) {
+        if ('refusal' in handedOver) throw asRequestRefusal(handedOver.refusal);
+        return handedOver.context;
+      }
       try {
         return await admitRequest(services, {
           headers: request.headers,
@@ -155,8 +163,14 @@ export function createApp(services: Services, options: AppOptions = {}): App {
   ): Promise<void> => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (pathname === '/graphql') {
-      if (req.method === 'POST' && !(await readGraphQLBody(req, res))) return;
-      await yoga.handle(req, res, { requestId, res, observed });
+      let handedOver: DirectHandover | undefined;
+      if (req.method === 'POST') {
+        if (!(await readGraphQLBody(req, res))) return;
+        const outcome = await direct.answer(req, res, requestId, observed);
+        if (outcome === true) return;
+        handedOver = outcome;
+      }
+      await yoga.handle(req, res, { requestId, res, observed, direct: handedOver });
       return;
     }
     if (pathname.startsWith(GRAPHIQL_ASSETS_PATH) && config.graphiql) {

@@ -25,7 +25,21 @@ type Compiled = Pick<CompiledQuery, 'query' | 'stringify'>;
  * errors carry (graphql-jit keeps only line and column, which yoga's error
  * serialisation drops).
  */
-export function useCompiledExecution(): Plugin {
+export interface CompiledExecutionOptions {
+  /**
+   * Told of every run of a compiled document, with the request's query
+   * text: how the direct path (direct-execution.ts) learns what it may answer.
+   */
+  onCompiledRun?(query: string, operationName: string | null | undefined, document: DocumentNode, compiled: Compiled): void;
+}
+
+/** What the yoga context of a request the direct path handed over carries (direct-execution.ts). */
+interface HandedOver {
+  direct?: { result?: ExecutionResult };
+  params?: { query?: unknown };
+}
+
+export function useCompiledExecution(options: CompiledExecutionOptions = {}): Plugin {
   const compilations = new WeakMap<DocumentNode, Compiled | 'seen'>();
 
   const compiledFor = (args: ExecutionArgs): Compiled | null => {
@@ -44,6 +58,14 @@ export function useCompiledExecution(): Plugin {
 
   return {
     onExecute({ args, setExecuteFn, setResultAndStopExecution }) {
+      const context = args.contextValue as HandedOver;
+      // Already run by the direct path, which ended with errors for yoga to answer.
+      // As an execute function, not a stop: hooks after this one (yoga's masking) still see it.
+      const handed = context.direct?.result;
+      if (handed) {
+        setExecuteFn(() => handed);
+        return;
+      }
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.variableDefinitions?.length) {
         const coerced = getVariableValues(args.schema, operation.variableDefinitions, args.variableValues ?? {}, {
@@ -56,14 +78,15 @@ export function useCompiledExecution(): Plugin {
       }
       const compiled = compiledFor(args);
       if (!compiled) return;
+      if (typeof context.params?.query === 'string') {
+        options.onCompiledRun?.(context.params.query, args.operationName, args.document, compiled);
+      }
       const source = args.document.loc?.source;
       setExecuteFn(async (run: ExecutionArgs) => {
         const result = (await compiled.query(run.rootValue, run.contextValue, run.variableValues)) as ExecutionResult & {
           stringify?: (value: unknown) => string;
         };
-        if (result.errors && source) {
-          return Object.assign({ ...result, errors: result.errors.map((e) => positioned(e, source)) }, { stringify: compiled.stringify });
-        }
+        if (result.errors?.length) return asInterpreted(result, source);
         result.stringify = compiled.stringify;
         return result;
       });
@@ -71,8 +94,20 @@ export function useCompiledExecution(): Plugin {
   };
 }
 
+/**
+ * A compiled run's result with errors as graphql-js makes it: errors with
+ * their source positions, and `errors` before `data`, so that the answer is
+ * the same text whichever ran. (Serialised by JSON.stringify: the compiled
+ * serialiser is for data alone.)
+ */
+export function asInterpreted(result: ExecutionResult, source: Source | undefined): ExecutionResult {
+  const errors = source ? result.errors?.map((e) => positioned(e, source)) : result.errors;
+  const { data, extensions } = result;
+  return extensions === undefined ? { errors, data } : { errors, data, extensions };
+}
+
 /** The error with source positions for its line and column, as graphql-js would have made it. */
-function positioned(error: GraphQLError, source: Source): GraphQLError {
+export function positioned(error: GraphQLError, source: Source): GraphQLError {
   if (error.nodes || error.positions || !error.locations?.length) return error;
   // Lines end as graphql-js's lexer ends them.
   const lineStarts = [0, ...[...source.body.matchAll(/\r\n|[\n\r]/g)].map((m) => m.index + m[0].length)];

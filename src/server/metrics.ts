@@ -81,6 +81,12 @@ export const metrics = {
     labelNames: ['limit'] as const,
     registers: [registry],
   }),
+  graphqlDirect: new Counter({
+    name: 'segment_gateway_graphql_direct_total',
+    help: 'GraphQL reads of known documents taken by the direct path, by outcome: answered there, or handed to yoga admitted (errors to format, admission refused)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
 };
 
 /** Counts a request refused by a rate limit. */

@@ -10,6 +10,7 @@ import {
   validate,
   visit,
   type DocumentNode,
+  type GraphQLSchema,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
@@ -106,17 +107,8 @@ export function operationLimitPlugins(
         for (const rule of rules) addValidationRule(rule);
       },
       onExecute({ args, setResultAndStopExecution }) {
-        const inlined = withPageSizesInlined(args.document, args.variableValues ?? {});
-        if (!inlined) return;
-        const refused: GraphQLError[] = [];
-        validate(args.schema, inlined, [costRule(options.limits, [(_context, error) => refused.push(error)])]);
-        if (refused.length === 0) return;
-        // As the same rule reports it while validating.
-        const errors = refused.map(
-          (e) => new GraphQLError(e.message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { spec: true, status: 400 } } }),
-        );
-        for (const error of errors) refusals.set(error, 'cost');
-        setResultAndStopExecution({ errors });
+        const errors = costRefusals(args.schema, args.document, args.variableValues ?? {}, options.limits);
+        if (errors.length > 0) setResultAndStopExecution({ errors });
       },
       onExecutionResult({ result }) {
         if (!options.onRefused || !result || Array.isArray(result) || !('errors' in result)) return;
@@ -127,6 +119,27 @@ export function operationLimitPlugins(
       },
     },
   ];
+}
+
+/**
+ * The cost limit once more, with the page sizes the variables give: the
+ * errors to answer (as the rule reports them while validating), or none.
+ */
+export function costRefusals(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Readonly<Record<string, unknown>>,
+  limits: GraphQLLimits,
+): GraphQLError[] {
+  const inlined = withPageSizesInlined(document, variables);
+  if (!inlined) return [];
+  const refused: GraphQLError[] = [];
+  validate(schema, inlined, [costRule(limits, [(_context, error) => refused.push(error)])]);
+  const errors = refused.map(
+    (e) => new GraphQLError(e.message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { spec: true, status: 400 } } }),
+  );
+  for (const error of errors) refusals.set(error, 'cost');
+  return errors;
 }
 
 const PAGE_ARGUMENTS = new Set(['first', 'last']);
