@@ -13,6 +13,18 @@ import type { Services } from './context.js';
 export interface Loaders {
   baseSchema: DataLoader<string, BaseSchemaRecord | null>;
   segment: DataLoader<string, SegmentRecord | null>;
+  /**
+   * The base schemas this request already holds (primed or loaded): a field
+   * that needs one answers it without a promise, which keeps compiled
+   * execution of a page's nodes synchronous.
+   */
+  heldBaseSchemas: Map<string, BaseSchemaRecord>;
+}
+
+/** Primes the loader with a base schema the request got some other way. */
+export function primeBaseSchema(loaders: Loaders, schema: BaseSchemaRecord): void {
+  loaders.baseSchema.prime(schema.id, schema);
+  if (!loaders.heldBaseSchemas.has(schema.id)) loaders.heldBaseSchemas.set(schema.id, schema);
 }
 
 function byId<T extends { id: string }>(ids: readonly string[], rows: T[]): (T | null)[] {
@@ -24,18 +36,24 @@ export function createLoaders(ctx: { services: Services; tenant: Tenant | null }
   const { db } = ctx.services.database;
   const tenantId = ctx.tenant?.id ?? '';
   const loaders: Loaders = {
-    baseSchema: new DataLoader(async (ids) => byId(ids, await findBaseSchemasByIds(db, tenantId, ids)), {
-      maxBatchSize: 500,
-    }),
+    baseSchema: new DataLoader(
+      async (ids) => {
+        const found = await findBaseSchemasByIds(db, tenantId, ids);
+        for (const schema of found) if (!loaders.heldBaseSchemas.has(schema.id)) loaders.heldBaseSchemas.set(schema.id, schema);
+        return byId(ids, found);
+      },
+      { maxBatchSize: 500 },
+    ),
     // A segment is rarely read without its base schema: both come in one round trip.
     segment: new DataLoader(
       async (ids) => {
         const { segments, baseSchemas } = await getSegmentsWithSchemas(db, tenantId, ids);
-        for (const schema of baseSchemas) loaders.baseSchema.prime(schema.id, schema);
+        for (const schema of baseSchemas) primeBaseSchema(loaders, schema);
         return byId(ids, segments);
       },
       { maxBatchSize: 500 },
     ),
+    heldBaseSchemas: new Map(),
   };
   return loaders;
 }

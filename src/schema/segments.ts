@@ -5,6 +5,7 @@ import { BaseSchemaRef, DeletePayload, EntityType } from './base-schemas.js';
 import { tenantOf, type GraphQLContext } from './context.js';
 import { keysetConnection, type KeysetConnection } from './cursors.js';
 import { canRead, canWrite, isAuthenticated } from './rules.js';
+import { primeBaseSchema } from './loaders.js';
 import { NotFound } from '../domain/errors.js';
 import { idempotentRequest } from '../domain/idempotency.js';
 import {
@@ -36,10 +37,14 @@ const SegmentPreviewRef = builder.objectRef<SegmentPreview>('SegmentPreview').im
 
 export const SegmentRef = builder.objectRef<SegmentRecord>('Segment');
 
-async function baseSchemaOf(segment: SegmentRecord, ctx: GraphQLContext): Promise<BaseSchemaRecord> {
-  const schema = await ctx.loaders.baseSchema.load(segment.baseSchemaId);
-  if (!schema) throw new NotFound('Schema', segment.baseSchemaId);
-  return schema;
+/** The segment's base schema: at once when the request holds it (a list brought it), else through the loader. */
+function baseSchemaOf(segment: SegmentRecord, ctx: GraphQLContext): BaseSchemaRecord | Promise<BaseSchemaRecord> {
+  const held = ctx.loaders.heldBaseSchemas.get(segment.baseSchemaId);
+  if (held) return held;
+  return ctx.loaders.baseSchema.load(segment.baseSchemaId).then((schema) => {
+    if (!schema) throw new NotFound('Schema', segment.baseSchemaId);
+    return schema;
+  });
 }
 
 builder.node(SegmentRef, {
@@ -55,7 +60,12 @@ builder.node(SegmentRef, {
     entityType: t.exposeString('entityType'),
     baseSchemaId: t.exposeID('baseSchemaId'),
     baseSchema: t.field({ type: BaseSchemaRef, resolve: (s, _args, ctx) => baseSchemaOf(s, ctx) }),
-    baseSchemaName: t.string({ resolve: async (s, _args, ctx) => (await baseSchemaOf(s, ctx)).name }),
+    baseSchemaName: t.string({
+      resolve: (s, _args, ctx) => {
+        const schema = baseSchemaOf(s, ctx);
+        return schema instanceof Promise ? schema.then((held) => held.name) : schema.name;
+      },
+    }),
     customerCount: t.exposeInt('customerCount', { description: 'Members at the last count' }),
     joins: t.field({ type: 'JSON', resolve: (s) => s.joins }),
     filters: t.field({ type: 'JSON', resolve: (s) => s.filters }),
@@ -90,7 +100,7 @@ function segmentConnection(
   const { db } = ctx.services.database;
   const tenantId = tenantOf(ctx).id;
   // The segments of one base schema stand on it: the dataloader has it already.
-  if (parent) ctx.loaders.baseSchema.prime(parent.id, parent);
+  if (parent) primeBaseSchema(ctx.loaders, parent);
   const nodeFields = selectedFieldNames(info, ['edges', 'node']);
   const extras = {
     baseSchemas: !parent && (nodeFields.has('baseSchema') || nodeFields.has('baseSchemaName')),
@@ -101,7 +111,7 @@ function segmentConnection(
     args,
     async (page) => {
       const found = await listSegmentsWith(db, tenantId, filter, page, extras);
-      for (const schema of found.baseSchemas) ctx.loaders.baseSchema.prime(schema.id, schema);
+      for (const schema of found.baseSchemas) primeBaseSchema(ctx.loaders, schema);
       total = found.total;
       return found.segments;
     },
