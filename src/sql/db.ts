@@ -32,6 +32,9 @@ types.setTypeParser(1082, (value: string) => value);
 // int8 and numeric: a JSON number when it is exact, the text otherwise.
 types.setTypeParser(20, exactNumberOrText);
 types.setTypeParser(1700, exactNumberOrText);
+// timestamptz: the ISO form PostgreSQL writes, read by position; anything else by pg's own parser.
+const standardTimestamptz = types.getTypeParser(1184, 'text') as (value: string) => Date | number | null;
+types.setTypeParser(1184, (value: string) => parseTimestamptz(value) ?? standardTimestamptz(value));
 
 function exactNumberOrText(value: string): number | string {
   const n = Number(value);
@@ -40,6 +43,63 @@ function exactNumberOrText(value: string): number | string {
   // More than 15 significant digits cannot survive a double.
   const digits = value.replace(/^-/, '').replace('.', '').replace(/^0+/, '');
   return digits.replace(/0+$/, '').length <= 15 ? n : value;
+}
+
+/**
+ * `YYYY-MM-DD HH:MM:SS[.f{1,6}]±HH[:MM[:SS]]`, as PostgreSQL writes a
+ * timestamptz with `DateStyle = ISO` (pg's default), years 1000 to 9999: the
+ * Date it stands for, to the millisecond (further digits are dropped, as
+ * pg's parser drops them). Null for any other text (BC, infinity, another
+ * DateStyle), which pg's parser then reads.
+ */
+export function parseTimestamptz(text: string): Date | null {
+  const n = text.length;
+  if (n < 22 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32) return null;
+  if (text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return null;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > 31) return null;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return null;
+  let i = 19;
+  let millis = 0;
+  if (text.charCodeAt(i) === 46) {
+    const start = ++i;
+    while (i < n && i - start < 6 && isDigit(text.charCodeAt(i))) i++;
+    const count = i - start;
+    if (count === 0) return null;
+    const first = digits(text, start, Math.min(count, 3));
+    millis = count >= 3 ? first : count === 2 ? first * 10 : first * 100;
+  }
+  const sign = text.charCodeAt(i);
+  if (sign !== 43 && sign !== 45) return null;
+  const rest = n - i - 1;
+  if (rest !== 2 && rest !== 5 && rest !== 8) return null;
+  const offsetHours = digits(text, i + 1, 2);
+  const offsetMinutes = rest >= 5 && text.charCodeAt(i + 3) === 58 ? digits(text, i + 4, 2) : rest >= 5 ? -1 : 0;
+  const offsetSeconds = rest === 8 && text.charCodeAt(i + 6) === 58 ? digits(text, i + 7, 2) : rest === 8 ? -1 : 0;
+  if (offsetHours < 0 || offsetMinutes < 0 || offsetSeconds < 0) return null;
+  const offset = (offsetHours * 3600 + offsetMinutes * 60 + offsetSeconds) * 1000 * (sign === 43 ? 1 : -1);
+  const time = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offset;
+  return Number.isNaN(time) ? null : new Date(time);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/** The decimal number of `length` digits at `start`, or -1 when one of them is not a digit. */
+function digits(text: string, start: number, length: number): number {
+  let value = 0;
+  for (let i = start; i < start + length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 48 || code > 57) return -1;
+    value = value * 10 + code - 48;
+  }
+  return value;
 }
 
 export type Db = IDatabase<unknown>;
