@@ -1,9 +1,14 @@
+import type { Logger } from '../logger.js';
 import type { Principal } from '../domain/keys.js';
 import { tenantNamespace } from '../domain/schemas/types.js';
 import type { GraphQLContext, Services } from '../schema/context.js';
 import { createLoaders } from '../schema/loaders.js';
 
-/** The context of one authenticated request; REST and GraphQL build it alike. */
+/**
+ * The context of one authenticated request; REST and GraphQL build it alike.
+ * Its logger (a child carrying the request id and tenant) is made on first
+ * use: most reads log nothing.
+ */
 export function createContext(
   services: Services,
   principal: Principal,
@@ -11,12 +16,16 @@ export function createContext(
   idempotencyKey: string | null = null,
 ): GraphQLContext {
   const tenant = { id: principal.tenantId, namespace: tenantNamespace(principal.tenantId) };
-  const base = {
+  let logger: Logger | undefined;
+  return {
     requestId,
     services,
     principal,
     tenant,
-    logger: services.logger.child({ requestId, tenantId: tenant.id }),
+    loaders: createLoaders({ services, tenant }),
+    idempotencyKey,
+    get logger(): Logger {
+      return (logger ??= services.logger.child({ requestId, tenantId: tenant.id }));
+    },
   };
-  return { ...base, loaders: createLoaders(base), idempotencyKey };
 }
