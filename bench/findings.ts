@@ -12,11 +12,10 @@ interface Finding {
 
 const API_CPU: Finding = {
   why:
-    'CPU per request, not the database: ~0.61-0.64 ms of gateway CPU per list request (1.23 ms before the list went to one round trip, graphql-jit, bodies read once and lazy cursors) against ~0.30 ms for the raw server and ~0.45 ms for PostGraphile. ' +
-    'Of what is left (cpu-prof): socket writes ~20% (on this VM\'s loopback the response\'s writev costs ~90 µs and the statement\'s write ~140 µs a request; the raw server pays them too), yoga\'s Fetch-API adapter and envelop hooks ~10% (the REST shim runs the same compiled operations without yoga: ~0.13 ms less per get), row parsing and Date objects ~8%, GC ~8%. ' +
-    '1.5× PostGraphile would mean beating the raw server itself, which is 1.26-1.29× PostGraphile here.',
+    'Above the limit the raw server sets, not a cost of the gateway alone: in the same run the raw server (node:http + pg-promise sending the same statements, no GraphQL, no keys, no limits) answers only ~1.26× PostGraphile\'s list (PostGraphile builds the JSON in PostgreSQL), so no Node service over these statements reaches 1.5× here. ' +
+    'The gateway\'s list costs ~0.86 ms of CPU against the raw server\'s ~0.47 (1.23 ms before the performance work). Known queries are now answered without yoga\'s pipeline (~20% of the list\'s CPU, docs/decisions.md); what remains besides what raw pays too (the statement\'s and the response\'s socket writes, row parsing, GC): admission (key HMAC, rate limit) ~4.5% of the profile, the POST body and its JSON ~2%, metrics ~1.5%, and the compiled execution of the page with its shield rule.',
   next:
-    'Serve JSON POSTs of known documents through a thin node:http path (the same admission, operation limits and error masking) instead of yoga\'s Fetch adapter; parse timestamps lazily; re-measure with bench/profile.ts.',
+    'Fewer bytes per page from PostgreSQL (the page reads all 15 columns of 21 rows to show 4 fields: select the columns the selection needs) and a prepared statement for the page (it is planned on every request); both lower the raw server\'s cost too, so they move the peer ratio, not the raw one.',
 };
 
 const POOLED_PARALLEL: Finding = {
@@ -37,13 +36,13 @@ export const FINDINGS: Record<string, Finding> = {
   'list-vs-peer': API_CPU,
   'list-vs-raw': API_CPU,
   'list-p99': {
-    why: 'Follows from throughput: 32 connections at ~1,490 req/s queue ~21 ms on average (Little\'s law), which is the p50; p99 ≤ 25 ms needs ~2,500 req/s or more with little spread, on 2 cores shared with PostgreSQL and the load generator (the raw server: p99 16 ms at ~2,900 req/s).',
-    next: 'The API CPU work above; then re-measure p99.',
+    why: 'Follows from throughput on 2 cores shared by the server, PostgreSQL and the load generator: 32 connections at ~980 req/s queue ~33 ms on average (Little\'s law); the raw server itself has a p99 of ~38 ms in the same run, and PostGraphile ~60 ms.',
+    next: 'The API CPU work above; then re-measure p99 on a quieter machine (the previous session\'s run: raw p99 16 ms at ~2,900 req/s).',
   },
   'rest-vs-graphql': {
     why:
-      'The REST list answers the full segment (18 fields) and pagination.total where the GraphQL query asks 4 fields; the total is the tenant\'s counter (one row) and comes in the same round trip as the page.',
-    next: 'Profile the REST list with bench/profile.ts --read rest-list.',
+      'The payload, not the REST machinery: a REST page is the full segment (18 fields) with pagination, ~11.4 KB, where the GraphQL query asks 4 fields, ~2.3 KB. Per request (cpu-prof) REST spends ~51 µs more in JSON.stringify, ~39 µs formatting 60 timestamps and ~10 µs encoding the next cursor; `GET /segments/{id}` (one segment either way) runs at 1.1-1.2× the GraphQL get. The GraphQL list also got ~20% faster with the direct path (docs/decisions.md), which REST (no yoga to skip) cannot share.',
+    next: 'A serialiser compiled for the REST segment\'s fixed shape instead of JSON.stringify, and timestamps written from PostgreSQL\'s ISO text instead of formatted from Date objects.',
   },
   'shield-cost': {
     why: 'Within 10% of CPU per request; the req/s difference is mostly the machine (rounds differ by 15-30%).',
@@ -77,6 +76,6 @@ export const FINDINGS: Record<string, Finding> = {
   'cold-start-first': {
     why:
       'The initdb template (copied, ~0.1-0.3 s) replaces initdb (~3 s of CPU, 1.5-9 s of wall time); what is left is the restart\'s work, the migrations and the demo seed (2,000 customers, ~6,000 orders, 3 segments counted), mostly PGlite\'s WASM running code for the first time: the same migrations take ~0.37 s in a new process and ~0.1 s once warm. ~3.8 s of CPU with WASM tier-up on background threads, 2.1-4 s to /readyz on the two shared cores at load 4-7.',
-    next: 'Re-measure on a quiet machine. What is left is mostly PGlite warming up, which no template holds: one with the migrations applied would save only ~0.1-0.25 s (the warm-up moves to the seed), and the demo data cannot be in one (it is dated from the first start\'s day).',
+    next: 'Re-measure on a quiet machine (on the latest run\'s machine the previous session\'s build starts as slowly, in alternating runs: first start 4.3-4.8 s against 4.4-5.0 s for this one, restart 2.5-2.8 s against 2.1-2.6 s; the run before measured 1.95 s and 1.28 s). What is left is mostly PGlite warming up, which no template holds: one with the migrations applied would save only ~0.1-0.25 s (the warm-up moves to the seed), and the demo data cannot be in one (it is dated from the first start\'s day).',
   },
 };
