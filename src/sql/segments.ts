@@ -365,9 +365,21 @@ export function limitStatementTime(t: Queryable, ms: number): Promise<null> {
   return t.none(`SET LOCAL statement_timeout = ${Math.max(1, Math.trunc(ms))}`);
 }
 
-export async function countViewMembers(t: Queryable, namespace: string, viewName: string): Promise<number> {
-  const row = await t.one<{ n: string | number }>('SELECT count(*) AS n FROM $1:name.$2:name', [namespace, viewName]);
-  return Number(row.n);
+/**
+ * The view's count under a statement timeout of `ms` for the rest of the
+ * transaction: the `SET LOCAL` and the count in one round trip (PostgreSQL
+ * applies the timeout to each statement of a query string, with the value
+ * in force when the statement starts).
+ */
+export async function countViewMembersWithin(t: Queryable, namespace: string, viewName: string, ms: number): Promise<number> {
+  const [, rows] = await t.multi<{ n: string | number }>(
+    pgp.as.format('SET LOCAL statement_timeout = $1; SELECT count(*) AS n FROM $2:name.$3:name', [
+      Math.max(1, Math.trunc(ms)),
+      namespace,
+      viewName,
+    ]),
+  );
+  return Number(rows![0]!.n);
 }
 
 export function previewViewRows(

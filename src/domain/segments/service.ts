@@ -9,7 +9,7 @@ import { isQueryCanceled, isUndefinedTable, isUniqueViolation } from '../../sql/
 import { findBaseSchema, findBaseSchemasByIds } from '../../sql/schemas.js';
 import {
   countSegments,
-  countViewMembers,
+  countViewMembersWithin,
   createOrReplaceView,
   deleteSegmentRow,
   dropView,
@@ -239,8 +239,9 @@ function normalizedRaw(raw: unknown, path: string, problems: ErrorDetail[]): unk
   return raw;
 }
 
-async function countMembers(t: Queryable, tenant: Tenant, viewName: string): Promise<number> {
-  return countViewMembers(t, tenant.namespace, viewName);
+/** The members of a segment's view, counted under the statement timeout (QUERY_TIMEOUT_MS). */
+async function countMembers(t: Queryable, tenant: Tenant, viewName: string, options: SegmentServiceOptions): Promise<number> {
+  return countViewMembersWithin(t, tenant.namespace, viewName, options.queryTimeoutMs);
 }
 
 function newSegmentId(): string {
@@ -295,8 +296,7 @@ export async function createSegment(
     });
     await createOrReplaceView(t, tenant.namespace, viewName, prepared.select);
     await replaceSegmentDependencies(t, tenant.id, id, prepared.schemaUses, prepared.references);
-    await limitStatementTime(t, options.queryTimeoutMs);
-    const count = await countMembers(t, tenant, viewName);
+    const count = await countMembers(t, tenant, viewName, options);
     return toSegmentRecord(await setSegmentCount(t, tenant.id, id, count));
   };
   try {
@@ -362,8 +362,7 @@ export async function updateSegment(
       }
       const updated = await updateSegmentRow(t, tenant.id, current.id, changes);
       if (!definitionChanged) return toSegmentRecord(updated);
-      await limitStatementTime(t, options.queryTimeoutMs);
-      const count = await countMembers(t, tenant, current.view_name);
+      const count = await countMembers(t, tenant, current.view_name, options);
       return toSegmentRecord(await setSegmentCount(t, tenant.id, current.id, count));
     });
   } catch (error) {
@@ -401,8 +400,7 @@ export async function refreshSegment(
       // Waits for an update or a delete of this segment to finish; a deleted one is not found.
       const current = await findSegment(t, tenant.id, id, 'FOR NO KEY UPDATE');
       if (!current) throw new NotFound('Segment', id);
-      await limitStatementTime(t, options.queryTimeoutMs);
-      const count = await countMembers(t, tenant, current.view_name);
+      const count = await countMembers(t, tenant, current.view_name, options);
       return toSegmentRecord(await setSegmentCount(t, tenant.id, id, count));
     });
   } catch (error) {
