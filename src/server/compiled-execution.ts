@@ -12,19 +12,6 @@ import type { Plugin } from 'graphql-yoga';
 
 type Compiled = Pick<CompiledQuery, 'query' | 'stringify'>;
 
-/**
- * Execution through graphql-jit: a document asked a second time is compiled
- * to a JavaScript function and runs as that from then on; one-off documents
- * run on graphql-js and never pay for a compilation. Documents are the parse
- * cache's own objects, so compilations are kept per document and go when the
- * cache lets the document go.
- *
- * What a client sees does not depend on which of the two ran: variables are
- * coerced by graphql-js first either way (graphql-js's messages and hints),
- * and errors of compiled runs get back the source positions graphql-js
- * errors carry (graphql-jit keeps only line and column, which yoga's error
- * serialisation drops).
- */
 export interface CompiledExecutionOptions {
   /**
    * Told of every run of a compiled document, with the request's query
@@ -39,6 +26,19 @@ interface HandedOver {
   params?: { query?: unknown };
 }
 
+/**
+ * Execution through graphql-jit: a document asked a second time is compiled
+ * to a JavaScript function and runs as that from then on; one-off documents
+ * run on graphql-js and never pay for a compilation. Documents are the parse
+ * cache's own objects, so compilations are kept per document and go when the
+ * cache lets the document go.
+ *
+ * What a client sees does not depend on which of the two ran: variables are
+ * coerced by graphql-js first either way (graphql-js's messages and hints),
+ * and errors of compiled runs get back the source positions graphql-js
+ * errors carry (graphql-jit keeps only line and column, which yoga's error
+ * serialisation drops).
+ */
 export function useCompiledExecution(options: CompiledExecutionOptions = {}): Plugin {
   const compilations = new WeakMap<DocumentNode, Compiled | 'seen'>();
 
@@ -107,7 +107,7 @@ export function asInterpreted(result: ExecutionResult, source: Source | undefine
 }
 
 /** The error with source positions for its line and column, as graphql-js would have made it. */
-export function positioned(error: GraphQLError, source: Source): GraphQLError {
+function positioned(error: GraphQLError, source: Source): GraphQLError {
   if (error.nodes || error.positions || !error.locations?.length) return error;
   // Lines end as graphql-js's lexer ends them.
   const lineStarts = [0, ...[...source.body.matchAll(/\r\n|[\n\r]/g)].map((m) => m.index + m[0].length)];
