@@ -44,6 +44,12 @@ type Outcome = typeof ANSWERED | DirectHandover | undefined;
 /** How many known documents are kept; past that the oldest is forgotten (and learnt again on its next run). */
 const KNOWN_DOCUMENTS = 1_000;
 const PARAMETERS = new Set(['query', 'operationName', 'variables']);
+/**
+ * Larger bodies go to yoga without being parsed here first: a read's body is
+ * a document and a few variables, while a `loadRows` mutation may carry
+ * megabytes that would otherwise be parsed twice.
+ */
+const DIRECT_BODY_LIMIT = 256 * 1024;
 const MEDIA_TYPES = ['application/graphql-response+json', 'application/json'] as const;
 
 export interface DirectExecution {
@@ -68,7 +74,8 @@ export interface DirectExecution {
  * and graphql-js's own variable coercion, and written as yoga writes it.
  *
  * Everything else goes to yoga, untouched: documents not yet known,
- * mutations, GET requests, batches, `extensions`, requests with an `Origin`
+ * mutations, GET requests, batches, `extensions`, bodies over 256 KiB,
+ * requests with an `Origin`
  * (CORS headers are yoga's), an `Accept` that yoga's regular JSON answer
  * would not satisfy, variables that do not coerce, page sizes over the cost
  * limit. A request admitted here but answered with errors is handed to yoga
@@ -85,7 +92,8 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
     requestId: string,
     observed: ObservedOperation,
   ): Promise<Outcome> => {
-    if (req.headers.origin !== undefined || !req.body || !isJson(req.headers['content-type'])) return undefined;
+    if (req.headers.origin !== undefined || !req.body || req.body.length > DIRECT_BODY_LIMIT) return undefined;
+    if (!isJson(req.headers['content-type'])) return undefined;
     const mediaType = responseMediaType(req.headers.accept);
     if (!mediaType) return undefined;
     const params = parseParams(req.body);

@@ -151,6 +151,7 @@ describe('the direct path', () => {
       ['a missing variable', (q) => post(q, {}, bearer('viewer'))],
       ['an Origin (CORS headers are yoga’s)', (q) => post(q, { n: 1 }, { ...bearer('viewer'), origin: 'https://app.example' })],
       ['extensions', (q) => post(q, { n: 1 }, bearer('viewer'), { extensions: {} })],
+      ['a body over 256 KiB', (q) => post(q, { n: 1, padding: 'x'.repeat(300_000) }, bearer('viewer'))],
       ['an unknown parameter', (q) => post(q, { n: 1 }, bearer('viewer'), { unexpected: 1 })],
       ['another operation name', (q) => post(q, { n: 1 }, bearer('viewer'), { operationName: 'Other' })],
     ];
