@@ -8,8 +8,8 @@ export const ROWS_JSON_BODY_LIMIT = 64 * 1024 * 1024;
 
 export type BodyKind = 'json' | 'csv';
 
-function mediaTypeOf(req: IncomingMessage): string | undefined {
-  const header = req.headers['content-type'];
+/** The media type of a `Content-Type` header, lower-cased, without its parameters. */
+export function mediaType(header: string | null | undefined): string | undefined {
   return header?.split(';')[0]?.trim().toLowerCase() || undefined;
 }
 
@@ -30,7 +30,7 @@ export function bodyKindOf(req: IncomingMessage, accepted: readonly BodyKind[]):
       `Content-Encoding ${encoding} is not supported; send the body unencoded`,
     );
   }
-  const type = mediaTypeOf(req);
+  const type = mediaType(req.headers['content-type']);
   if (type === undefined || isJsonMediaType(type)) {
     if (accepted.includes('json')) return 'json';
   } else if (type === 'text/csv' && accepted.includes('csv')) {

@@ -24,6 +24,11 @@ export interface Loaders {
 /** Primes the loader with a base schema the request got some other way. */
 export function primeBaseSchema(loaders: Loaders, schema: BaseSchemaRecord): void {
   loaders.baseSchema.prime(schema.id, schema);
+  hold(loaders, schema);
+}
+
+/** The first record of a schema the request got is the one it keeps, as DataLoader's prime does. */
+function hold(loaders: Loaders, schema: BaseSchemaRecord): void {
   if (!loaders.heldBaseSchemas.has(schema.id)) loaders.heldBaseSchemas.set(schema.id, schema);
 }
 
@@ -39,7 +44,7 @@ export function createLoaders(ctx: { services: Services; tenant: Tenant | null }
     baseSchema: new DataLoader(
       async (ids) => {
         const found = await findBaseSchemasByIds(db, tenantId, ids);
-        for (const schema of found) if (!loaders.heldBaseSchemas.has(schema.id)) loaders.heldBaseSchemas.set(schema.id, schema);
+        for (const schema of found) hold(loaders, schema);
         return byId(ids, found);
       },
       { maxBatchSize: 500 },

@@ -10,7 +10,8 @@ import {
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 
-type Compiled = Pick<CompiledQuery, 'query' | 'stringify'>;
+/** What a compiled document keeps of graphql-jit's compilation. */
+export type Compiled = Pick<CompiledQuery, 'query' | 'stringify'>;
 
 export interface CompiledExecutionOptions {
   /**

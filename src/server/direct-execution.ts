@@ -7,11 +7,11 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import type { CompiledQuery } from 'graphql-jit';
 import type { GraphQLLimits } from '../config.js';
+import { mediaType } from '../rest/body.js';
 import type { GraphQLContext, Services } from '../schema/context.js';
 import { admitRequest } from './admission.js';
-import { asInterpreted } from './compiled-execution.js';
+import { asInterpreted, type Compiled } from './compiled-execution.js';
 import type { ObservedOperation } from './graphql-guards.js';
 import { metrics } from './metrics.js';
 import { costRefusals } from './operation-limits.js';
@@ -26,7 +26,7 @@ interface KnownOperation {
   document: DocumentNode;
   operation: OperationDefinitionNode;
   requestClass: RequestClass;
-  compiled: Pick<CompiledQuery, 'query' | 'stringify'>;
+  compiled: Compiled;
 }
 
 /**
@@ -57,7 +57,7 @@ export interface DirectExecution {
    * Learns a document from yoga's run of it (the compiled execution plugin
    * calls this once the document is compiled): queries only.
    */
-  learn(query: string, operationName: string | null | undefined, document: DocumentNode, compiled: KnownOperation['compiled']): void;
+  learn(query: string, operationName: string | null | undefined, document: DocumentNode, compiled: Compiled): void;
   /**
    * Answers a GraphQL POST whose body has been read, when it can: `true`
    * when the response was sent, otherwise what yoga is to be handed (or
@@ -93,9 +93,9 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
     observed: ObservedOperation,
   ): Promise<Outcome> => {
     if (req.headers.origin !== undefined || !req.body || req.body.length > DIRECT_BODY_LIMIT) return undefined;
-    if (!isJson(req.headers['content-type'])) return undefined;
-    const mediaType = responseMediaType(req.headers.accept);
-    if (!mediaType) return undefined;
+    if (mediaType(req.headers['content-type']) !== 'application/json') return undefined;
+    const answerType = responseMediaType(req.headers.accept);
+    if (!answerType) return undefined;
     const params = parseParams(req.body);
     if (!params) return undefined;
     const entry = known.get(keyOf(params.query, params.operationName));
@@ -125,7 +125,7 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
       return { context, result: result.errors?.length ? asInterpreted(result, entry.document.loc?.source) : result };
     }
     const body = entry.compiled.stringify(result);
-    res.writeHead(200, { 'content-type': `${mediaType}; charset=utf-8`, 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, { 'content-type': `${answerType}; charset=utf-8`, 'content-length': Buffer.byteLength(body) });
     res.end(body);
     return ANSWERED;
   };
@@ -147,10 +147,6 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
       return outcome === ANSWERED ? true : outcome;
     },
   };
-}
-
-function isJson(contentType: string | undefined): boolean {
-  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 
 /**

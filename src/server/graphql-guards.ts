@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../logger.js';
 import type { KeyVerifier, Principal } from '../domain/keys.js';
 import { publicError } from '../schema/errors.js';
+import { mediaType } from '../rest/body.js';
 import { authenticate } from './auth.js';
 
 /**
@@ -23,7 +24,7 @@ const PREFLIGHTED_CONTENT_TYPES = new Set(['application/json', 'application/grap
 export function useCsrfPrevention(requestHeaders: readonly string[] = [CSRF_HEADER]): Plugin {
   return {
     onRequestParse({ request }) {
-      const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+      const type = mediaType(request.headers.get('content-type'));
       const preflighted =
         (type !== undefined && PREFLIGHTED_CONTENT_TYPES.has(type)) || requestHeaders.some((name) => request.headers.has(name));
       if (!preflighted) {

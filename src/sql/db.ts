@@ -78,9 +78,10 @@ export function parseTimestamptz(text: string): Date | null {
   if (sign !== 43 && sign !== 45) return null;
   const rest = n - i - 1;
   if (rest !== 2 && rest !== 5 && rest !== 8) return null;
+  // ±HH, then :MM and :SS when the text goes on.
   const offsetHours = digits(text, i + 1, 2);
-  const offsetMinutes = rest >= 5 && text.charCodeAt(i + 3) === 58 ? digits(text, i + 4, 2) : rest >= 5 ? -1 : 0;
-  const offsetSeconds = rest === 8 && text.charCodeAt(i + 6) === 58 ? digits(text, i + 7, 2) : rest === 8 ? -1 : 0;
+  const offsetMinutes = rest >= 5 ? afterColon(text, i + 3) : 0;
+  const offsetSeconds = rest === 8 ? afterColon(text, i + 6) : 0;
   if (offsetHours < 0 || offsetMinutes < 0 || offsetSeconds < 0) return null;
   const offset = (offsetHours * 3600 + offsetMinutes * 60 + offsetSeconds) * 1000 * (sign === 43 ? 1 : -1);
   const time = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offset;
@@ -89,6 +90,11 @@ export function parseTimestamptz(text: string): Date | null {
 
 function isDigit(code: number): boolean {
   return code >= 48 && code <= 57;
+}
+
+/** The two digits after a colon at `at`, or -1 when there is no colon or they are not digits. */
+function afterColon(text: string, at: number): number {
+  return text.charCodeAt(at) === 58 ? digits(text, at + 1, 2) : -1;
 }
 
 /** The decimal number of `length` digits at `start`, or -1 when one of them is not a digit. */

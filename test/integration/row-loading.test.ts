@@ -225,26 +225,10 @@ describe('loading JSON rows', () => {
       name: schemaName('moving'),
       fields: [{ name: 'id', dataType: 'integer', isPrimaryKey: true }],
     });
-    // A handle that lets the schema change just before the load opens its transaction.
-    let changed = false;
-    const racing = new Proxy(db, {
-      get(handle, property) {
-        const value: unknown = Reflect.get(handle, property, handle);
-        if (typeof value !== 'function') return value;
-        const method = value as (...args: unknown[]) => unknown;
-        if ((property === 'connect' || property === 'tx') && !changed) {
-          return async (...args: unknown[]) => {
-            changed = true;
-            await updateBaseSchema(db, tenant, schema.id, { description: 'changed meanwhile' });
-            return method.apply(handle, args);
-          };
-        }
-        return method.bind(handle);
-      },
-    });
-    const error = await rejection(loadRows({ ...target, db: racing }, tenant, schema.id, [{ id: 1 }]));
+    const racing = racingHandle(db, () => updateBaseSchema(db, tenant, schema.id, { description: 'changed meanwhile' }));
+    const error = await rejection(loadRows({ ...target, db: racing.handle }, tenant, schema.id, [{ id: 1 }]));
     expect(error).toBeInstanceOf(Conflict);
-    expect(changed).toBe(true);
+    expect(racing.fired()).toBe(true);
     expect((await loadRows(target, tenant, schema.id, [{ id: 1 }])).inserted).toBe(1);
   });
 
@@ -253,24 +237,9 @@ describe('loading JSON rows', () => {
       name: schemaName('vanishing'),
       fields: [{ name: 'id', dataType: 'integer', isPrimaryKey: true }],
     });
-    let deleted = false;
-    const racing = new Proxy(db, {
-      get(handle, property) {
-        const value: unknown = Reflect.get(handle, property, handle);
-        if (typeof value !== 'function') return value;
-        const method = value as (...args: unknown[]) => unknown;
-        if ((property === 'connect' || property === 'tx') && !deleted) {
-          return async (...args: unknown[]) => {
-            deleted = true;
-            await deleteBaseSchema(db, tenant, schema.id);
-            return method.apply(handle, args);
-          };
-        }
-        return method.bind(handle);
-      },
-    });
-    expect(await rejection(loadRows({ ...target, db: racing }, tenant, schema.id, [{ id: 1 }]))).toBeInstanceOf(NotFound);
-    expect(deleted).toBe(true);
+    const racing = racingHandle(db, () => deleteBaseSchema(db, tenant, schema.id));
+    expect(await rejection(loadRows({ ...target, db: racing.handle }, tenant, schema.id, [{ id: 1 }]))).toBeInstanceOf(NotFound);
+    expect(racing.fired()).toBe(true);
   });
 
   const contactFields = [
@@ -372,6 +341,30 @@ describe('loading JSON rows', () => {
 });
 
 /** A CSV field: quoted when needed, empty (unquoted) for NULL. */
+/**
+ * A handle on `db` that runs `meanwhile` once, just before the first
+ * connection or transaction opens: a change that races the load.
+ */
+function racingHandle(db: Db, meanwhile: () => Promise<unknown>): { handle: Db; fired(): boolean } {
+  let fired = false;
+  const handle = new Proxy(db, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if ((property === 'connect' || property === 'tx') && !fired) {
+        return async (...args: unknown[]) => {
+          fired = true;
+          await meanwhile();
+          return method.apply(target, args);
+        };
+      }
+      return method.bind(target);
+    },
+  });
+  return { handle, fired: () => fired };
+}
+
 function csvField(value: string | null): string {
   if (value === null) return '';
   return /[",\n\r]|^\s|\s$|^$|^\\\.$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
