@@ -11,7 +11,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { connectDatabase } from '../src/sql/db.js';
 import type { BaseSchemaRecord } from '../src/domain/schemas/types.js';
-import { findSegmentsWithSchemas, listSegmentPageWith, type SegmentRow } from '../src/sql/segments.js';
+import { findSegmentsWithSchemas, listSegmentPageWith, type SegmentSummaryRow } from '../src/sql/segments.js';
 
 const tenantId = process.env.RAW_TENANT ?? 'bench-many';
 const database = connectDatabase({
@@ -21,7 +21,7 @@ const database = connectDatabase({
 });
 const { db } = database;
 
-function withSchemaNames(rows: SegmentRow[], schemas: BaseSchemaRecord[]) {
+function withSchemaNames(rows: SegmentSummaryRow[], schemas: BaseSchemaRecord[]) {
   const names = new Map(schemas.map((s) => [s.id, s.name]));
   return rows.map((r) => ({
     id: r.id,
@@ -44,7 +44,7 @@ const server = createServer((req, res) => {
     if (url.pathname === '/segments') {
       const limit = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 20)));
       // LIMIT n+1, as the relay connection asks, to know whether there is a next page.
-      const page = await listSegmentPageWith(db, tenantId, {}, { limit: limit + 1, inverted: false }, { baseSchemas: true, total: false });
+      const page = await listSegmentPageWith(db, tenantId, {}, { limit: limit + 1, inverted: false }, { baseSchemas: true, total: false, summary: true });
       const nodes = withSchemaNames(page.rows.slice(0, limit), page.baseSchemas);
       return send(res, 200, { data: { segments: { edges: nodes.map((node) => ({ node })) } } });
     }

@@ -23,6 +23,9 @@ import {
   listSegmentsWith,
   type SegmentFilter,
   type SegmentRecord,
+  type SegmentDetail,
+  type SegmentSummary,
+  isCompleteSegment,
 } from '../domain/segments/service.js';
 import type { BaseSchemaRecord } from '../domain/schemas/types.js';
 
@@ -35,10 +38,33 @@ const SegmentPreviewRef = builder.objectRef<SegmentPreview>('SegmentPreview').im
   }),
 });
 
-export const SegmentRef = builder.objectRef<SegmentRecord>('Segment');
+/** A whole segment, or a summary from a list whose query selects none of the details. */
+export const SegmentRef = builder.objectRef<SegmentSummary>('Segment');
+
+/** The segment's fields a summary leaves out. */
+const DETAIL_FIELDS: Record<SegmentDetail, true> = {
+  description: true,
+  joins: true,
+  filters: true,
+  lastRefreshedAt: true,
+  updatedAt: true,
+};
+
+/**
+ * A detail of the segment: at once from a whole record, else from the whole
+ * record loaded by id (a list reads summaries only when its selection holds
+ * no detail, so this is the rare path: a selection the lookahead did not see).
+ */
+function detail<K extends SegmentDetail>(segment: SegmentSummary, key: K, ctx: GraphQLContext): SegmentRecord[K] | Promise<SegmentRecord[K]> {
+  if (isCompleteSegment(segment)) return segment[key];
+  return ctx.loaders.segment.load(segment.id).then((whole) => {
+    if (!whole) throw new NotFound('Segment', segment.id);
+    return whole[key];
+  });
+}
 
 /** The segment's base schema: at once when the request holds it (a list brought it), else through the loader. */
-function baseSchemaOf(segment: SegmentRecord, ctx: GraphQLContext): BaseSchemaRecord | Promise<BaseSchemaRecord> {
+function baseSchemaOf(segment: SegmentSummary, ctx: GraphQLContext): BaseSchemaRecord | Promise<BaseSchemaRecord> {
   const held = ctx.loaders.heldBaseSchemas.get(segment.baseSchemaId);
   if (held) return held;
   return ctx.loaders.baseSchema.load(segment.baseSchemaId).then((schema) => {
@@ -55,7 +81,7 @@ builder.node(SegmentRef, {
   fields: (t) => ({
     tenantId: t.exposeString('tenantId'),
     name: t.exposeString('name'),
-    description: t.exposeString('description', { nullable: true }),
+    description: t.string({ nullable: true, resolve: (s, _args, ctx) => detail(s, 'description', ctx) }),
     status: t.field({ type: SegmentStatus, resolve: (s) => s.status }),
     entityType: t.exposeString('entityType'),
     baseSchemaId: t.exposeID('baseSchemaId'),
@@ -67,12 +93,16 @@ builder.node(SegmentRef, {
       },
     }),
     customerCount: t.exposeInt('customerCount', { description: 'Members at the last count' }),
-    joins: t.field({ type: 'JSON', resolve: (s) => s.joins }),
-    filters: t.field({ type: 'JSON', resolve: (s) => s.filters }),
+    joins: t.field({ type: 'JSON', resolve: (s, _args, ctx) => detail(s, 'joins', ctx) }),
+    filters: t.field({ type: 'JSON', resolve: (s, _args, ctx) => detail(s, 'filters', ctx) }),
     viewName: t.exposeString('viewName'),
-    lastRefreshedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.lastRefreshedAt }),
+    lastRefreshedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: (s, _args, ctx) => detail(s, 'lastRefreshedAt', ctx),
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (s) => s.updatedAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (s, _args, ctx) => detail(s, 'updatedAt', ctx) }),
     version: t.exposeInt('version', { description: 'Increments on every change; send it back to update safely' }),
     preview: t.field({
       type: SegmentPreviewRef,
@@ -105,6 +135,7 @@ function segmentConnection(
   const extras = {
     baseSchemas: !parent && (nodeFields.has('baseSchema') || nodeFields.has('baseSchemaName')),
     total: selectedFieldNames(info, []).has('totalCount'),
+    summary: ![...nodeFields].some((field) => Object.hasOwn(DETAIL_FIELDS, field)),
   };
   let total: number | null = null;
   return keysetConnection(
@@ -134,7 +165,7 @@ builder.queryField('segments', (t) =>
     {
       name: 'SegmentConnection',
       fields: (c) => ({
-        totalCount: c.int({ resolve: (conn) => (conn as unknown as KeysetConnection<SegmentRecord>).totalCount() }),
+        totalCount: c.int({ resolve: (conn) => (conn as unknown as KeysetConnection<SegmentSummary>).totalCount() }),
       }),
     },
   ),

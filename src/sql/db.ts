@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pgPromise from 'pg-promise';
 import type { IDatabase, IMain } from 'pg-promise';
 
@@ -109,6 +110,31 @@ function digits(text: string, start: number, length: number): number {
 }
 
 export type Db = IDatabase<unknown>;
+
+/** A statement sent by name: each connection parses and plans it once, then only binds values. */
+export interface NamedStatement {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * `text` as a named (prepared) statement with `values` bound to its `$n`
+ * parameters. Its name is derived from the text, so one text is one name on
+ * every connection. Only for texts the code assembles from fixed fragments,
+ * every value a parameter: each distinct text stays prepared on each
+ * connection of the pool.
+ */
+export function named(text: string, values: unknown[]): NamedStatement {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `sg_${createHash('sha256').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
 
 export interface DbStats {
   /** Statements sent through this handle, for tests and benchmarks. */

@@ -1,5 +1,5 @@
 import type { IBaseProtocol } from 'pg-promise';
-import { pgp } from './db.js';
+import { named, pgp } from './db.js';
 import { BASE_SCHEMA_COLUMNS, toBaseSchemaRecord, type BaseSchemaRow } from './schemas.js';
 import type { BaseSchemaRecord } from '../domain/schemas/types.js';
 
@@ -28,6 +28,16 @@ export interface SegmentRow {
 const COLUMNS = `tenant_id, id, name, description, status, entity_type, base_schema_id, joins, filters,
   view_name, customer_count, last_refreshed_at, version, created_at, updated_at`;
 
+/** A segment's columns less its definition, description and last update and count times. */
+export type SegmentSummaryRow = Omit<SegmentRow, 'description' | 'joins' | 'filters' | 'last_refreshed_at' | 'updated_at'>;
+
+/** The columns of a SegmentSummaryRow: what a list shows without the definitions. */
+const SUMMARY_COLUMNS = 'tenant_id, id, name, status, entity_type, base_schema_id, view_name, customer_count, version, created_at';
+
+export function isCompleteRow(row: SegmentSummaryRow): row is SegmentRow {
+  return 'updated_at' in row;
+}
+
 /**
  * Row locks that order concurrent changes of one segment: `FOR UPDATE` to
  * change or delete it, `FOR NO KEY UPDATE` to recount it, `FOR KEY SHARE` to
@@ -54,31 +64,57 @@ export function findSegmentsByIds(
   );
 }
 
-/** Segments by id with, in the same round trip, the base schemas they stand on. */
+/** Segments by id with, in the same statement, the base schemas they stand on. */
 export async function findSegmentsWithSchemas(
   db: Queryable,
   tenantId: string,
   ids: readonly string[],
 ): Promise<{ rows: SegmentRow[]; baseSchemas: BaseSchemaRecord[] }> {
-  const segments = (columns: string) =>
-    pgp.as.format(`SELECT ${columns} FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenantId, ids]);
-  const [rows = [], schemas = []] = await db.multi(
-    `${segments(COLUMNS)};\n${baseSchemasOf(tenantId, segments('base_schema_id'))}`,
-  );
-  return { rows: rows as SegmentRow[], baseSchemas: (schemas as BaseSchemaRow[]).map(toBaseSchemaRecord) };
+  const selected = `SELECT ${COLUMNS} FROM segments WHERE tenant_id = $1 AND id = ANY($2::text[])`;
+  const rows = await db.any<WithSchema<SegmentRow>>(named(withBaseSchemas(selected, 'id'), [tenantId, ids]));
+  return splitBaseSchemas(rows);
 }
 
 /**
- * The base schemas of the segments `segmentsSelect` selects (its one column
- * being `base_schema_id`), as a statement of its own: sent in the same query
- * string as the segments' statement, it selects them again rather than
- * waiting for their ids.
+ * Each row of `segments` (a select of COLUMNS whose `$1` is the tenant),
+ * ordered by `order`, with the columns of its base schema, prefixed
+ * `schema_`, on the first row of each base schema and nulls on the others:
+ * a page of 21 segments of one schema carries that schema once.
  */
-function baseSchemasOf(tenantId: string, segmentsSelect: string): string {
-  return pgp.as.format(
-    `SELECT ${BASE_SCHEMA_COLUMNS} FROM base_schemas WHERE tenant_id = $1 AND id IN (SELECT base_schema_id FROM ($2:raw) segment)`,
-    [tenantId, segmentsSelect],
-  );
+function withBaseSchemas(segments: string, order: string): string {
+  return `SELECT s.*, ${SCHEMA_SELECT}
+    FROM (SELECT p.*, row_number() OVER (PARTITION BY p.base_schema_id) = 1 AS first_of_schema FROM (${segments}) p) s
+    LEFT JOIN base_schemas b ON s.first_of_schema AND b.tenant_id = $1 AND b.id = s.base_schema_id
+    ORDER BY ${order.replace(/(^|, )/g, '$1s.')}`;
+}
+
+const SCHEMA_SELECT = BASE_SCHEMA_COLUMNS.split(',')
+  .map((column) => `b.${column.trim()} AS schema_${column.trim()}`)
+  .join(', ');
+
+type PrefixedSchemaRow = { [K in keyof BaseSchemaRow as `schema_${K}`]: BaseSchemaRow[K] | null };
+type WithSchema<Row> = Row & PrefixedSchemaRow & { first_of_schema?: boolean; total?: number };
+
+function splitBaseSchemas<Row>(rows: Array<WithSchema<Row>>): { rows: Row[]; baseSchemas: BaseSchemaRecord[] } {
+  const baseSchemas: BaseSchemaRecord[] = [];
+  for (const row of rows) {
+    if (row.schema_id === null) continue;
+    baseSchemas.push(
+      toBaseSchemaRecord({
+        tenant_id: row.schema_tenant_id!,
+        id: row.schema_id,
+        name: row.schema_name!,
+        display_name: row.schema_display_name!,
+        description: row.schema_description,
+        entity_type: row.schema_entity_type!,
+        table_name: row.schema_table_name!,
+        fields: row.schema_fields!,
+        created_at: row.schema_created_at!,
+        updated_at: row.schema_updated_at!,
+      }),
+    );
+  }
+  return { rows, baseSchemas };
 }
 
 export interface SegmentFilter {
@@ -96,27 +132,24 @@ export interface Keyset {
 export interface PageRequest {
   after?: Keyset;
   before?: Keyset;
+  /** Rows to fetch (the caller asks one more than it shows, to know whether another page follows). */
   limit: number;
   /** Walking backwards: newest first, for the caller to reverse. */
   inverted: boolean;
 }
 
-function filterClause(tenantId: string, filter: SegmentFilter): { where: string; values: Record<string, unknown> } {
-  const parts = ['tenant_id = $<tenantId>'];
-  const values: Record<string, unknown> = { tenantId };
-  if (filter.status) {
-    parts.push('status = $<status>');
-    values.status = filter.status;
-  }
-  if (filter.baseSchemaId) {
-    parts.push('base_schema_id = $<baseSchemaId>');
-    values.baseSchemaId = filter.baseSchemaId;
-  }
-  if (filter.search) {
-    parts.push(`name ILIKE $<pattern> ESCAPE '\\'`);
-    values.pattern = `%${escapeLike(filter.search)}%`;
-  }
-  return { where: parts.join(' AND '), values };
+/**
+ * Conditions of a statement whose `$1` is the tenant, every value a further
+ * parameter appended to `values`: the text depends only on which filters are
+ * set, so that it can be prepared.
+ */
+function filterClause(filter: SegmentFilter, values: unknown[]): string {
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const parts = ['tenant_id = $1'];
+  if (filter.status) parts.push(`status = ${param(filter.status)}`);
+  if (filter.baseSchemaId) parts.push(`base_schema_id = ${param(filter.baseSchemaId)}`);
+  if (filter.search) parts.push(`name ILIKE ${param(`%${escapeLike(filter.search)}%`)} ESCAPE '\\'`);
+  return parts.join(' AND ');
 }
 
 /** `%`, `_` and `\` match themselves in a LIKE pattern built from this. */
@@ -124,51 +157,36 @@ export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** One page by keyset on (created_at, id): the same cost on page 1 and page 400. */
-export function listSegmentPage(db: Queryable, tenantId: string, filter: SegmentFilter, page: PageRequest): Promise<SegmentRow[]> {
-  return db.any<SegmentRow>(pageQuery(tenantId, filter, page, COLUMNS));
+/** One page by keyset on (created_at, id): the same cost on page 1 and page 400. Its `$1` is the tenant. */
+function pageQuery(filter: SegmentFilter, page: PageRequest, values: unknown[], columns: string): string {
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const conditions = [filterClause(filter, values)];
+  if (page.after) conditions.push(`(created_at, id) > (${param(page.after.createdAt)}, ${param(page.after.id)})`);
+  if (page.before) conditions.push(`(created_at, id) < (${param(page.before.createdAt)}, ${param(page.before.id)})`);
+  return `SELECT ${columns} FROM segments WHERE ${conditions.join(' AND ')} ORDER BY ${pageOrder(page)} LIMIT ${param(page.limit)}`;
 }
 
-function pageQuery(tenantId: string, filter: SegmentFilter, page: PageRequest, columns: string): string {
-  const { where, values } = filterClause(tenantId, filter);
-  const conditions = [where];
-  if (page.after) {
-    conditions.push('(created_at, id) > ($<afterAt>, $<afterId>)');
-    values.afterAt = page.after.createdAt;
-    values.afterId = page.after.id;
-  }
-  if (page.before) {
-    conditions.push('(created_at, id) < ($<beforeAt>, $<beforeId>)');
-    values.beforeAt = page.before.createdAt;
-    values.beforeId = page.before.id;
-  }
-  const order = page.inverted ? 'created_at DESC, id DESC' : 'created_at, id';
-  values.limit = page.limit;
-  return pgp.as.format(
-    `SELECT ${columns} FROM segments WHERE ${conditions.join(' AND ')} ORDER BY ${order} LIMIT $<limit>`,
-    values,
-  );
+function pageOrder(page: PageRequest): string {
+  return page.inverted ? 'created_at DESC, id DESC' : 'created_at, id';
 }
 
 export async function countSegments(db: Queryable, tenantId: string, filter: SegmentFilter): Promise<number> {
-  const row = await db.one<{ n: number }>(countStatement(tenantId, filter));
+  const values: unknown[] = [tenantId];
+  const row = await db.one<{ n: number }>(named(`SELECT ${countExpression(filter, values)} AS n`, values));
   return row.n;
 }
 
 /**
- * The number of segments a filter matches. Unfiltered, it is the tenant's
- * counter (kept at commit by a trigger, migration 0003), one row instead of
- * an index scan over every segment of the tenant.
+ * The number of segments a filter matches, as a scalar subquery whose `$1`
+ * is the tenant. Unfiltered, it is the tenant's counter (kept at commit by a
+ * trigger, migration 0003), one row instead of an index scan over every
+ * segment of the tenant.
  */
-function countStatement(tenantId: string, filter: SegmentFilter): string {
+function countExpression(filter: SegmentFilter, values: unknown[]): string {
   if (!filter.status && !filter.search && !filter.baseSchemaId) {
-    return pgp.as.format(
-      'SELECT coalesce((SELECT segments::int FROM segment_counts WHERE tenant_id = $1), 0) AS n',
-      [tenantId],
-    );
+    return 'coalesce((SELECT segments::int FROM segment_counts WHERE tenant_id = $1), 0)';
   }
-  const { where, values } = filterClause(tenantId, filter);
-  return pgp.as.format(`SELECT count(*)::int AS n FROM segments WHERE ${where}`, values);
+  return `(SELECT count(*)::int FROM segments WHERE ${filterClause(filter, values)})`;
 }
 
 export interface SegmentPageExtras {
@@ -176,19 +194,20 @@ export interface SegmentPageExtras {
   baseSchemas: boolean;
   /** Also the number of segments the filter matches. */
   total: boolean;
+  /** Summary rows (SegmentSummaryRow) rather than whole ones: the read shows no definition. */
+  summary: boolean;
 }
 
 export interface SegmentPageResult {
-  rows: SegmentRow[];
+  rows: Array<SegmentRow | SegmentSummaryRow>;
   baseSchemas: BaseSchemaRecord[];
   total: number | null;
 }
 
 /**
- * A page with what a read asks along with it, in one round trip: the page,
- * the base schemas its segments stand on, the total. Each is its own
- * statement of one query string, so each keeps its plan; the schemas'
- * statement selects the page again (an index range of at most 101 rows).
+ * A page with what a read asks along with it, in one prepared statement:
+ * the page, the base schemas its segments stand on (see `withBaseSchemas`),
+ * the total (on every row; an empty page is one row of nulls that carries it).
  */
 export async function listSegmentPageWith(
   db: Queryable,
@@ -197,15 +216,20 @@ export async function listSegmentPageWith(
   page: PageRequest,
   extras: SegmentPageExtras,
 ): Promise<SegmentPageResult> {
-  const pageStatement = pageQuery(tenantId, filter, page, COLUMNS);
-  if (!extras.baseSchemas && !extras.total) return { rows: await db.any<SegmentRow>(pageStatement), baseSchemas: [], total: null };
-  const statements = [pageStatement];
-  if (extras.baseSchemas) statements.push(baseSchemasOf(tenantId, pageQuery(tenantId, filter, page, 'base_schema_id')));
-  if (extras.total) statements.push(countStatement(tenantId, filter));
-  const [rows = [], ...rest] = await db.multi(statements.join(';\n'));
-  const schemaRows = extras.baseSchemas ? (rest.shift() as BaseSchemaRow[]) : [];
-  const total = extras.total ? (rest.shift() as Array<{ n: number }>)[0]!.n : null;
-  return { rows: rows as SegmentRow[], baseSchemas: schemaRows.map(toBaseSchemaRecord), total };
+  const values: unknown[] = [tenantId];
+  let text = pageQuery(filter, page, values, extras.summary ? SUMMARY_COLUMNS : COLUMNS);
+  if (extras.baseSchemas) text = withBaseSchemas(text, pageOrder(page));
+  type Row = WithSchema<SegmentRow | SegmentSummaryRow>;
+  if (!extras.total) {
+    const rows = await db.any<Row>(named(text, values));
+    return { ...(extras.baseSchemas ? splitBaseSchemas(rows) : { rows, baseSchemas: [] }), total: null };
+  }
+  const total = countExpression(filter, values);
+  const rows = await db.any<Row>(
+    named(`SELECT page.*, total.n AS total FROM (SELECT ${total} AS n) total LEFT JOIN (${text}) page ON true ORDER BY ${pageOrder(page).replace(/(^|, )/g, '$1page.')}`, values),
+  );
+  const found = rows.filter((row) => row.id !== null);
+  return { ...(extras.baseSchemas ? splitBaseSchemas(found) : { rows: found, baseSchemas: [] }), total: rows[0]!.total! };
 }
 
 export interface NewSegment {

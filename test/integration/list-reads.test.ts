@@ -1,4 +1,9 @@
+import type { GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toSegmentSummary } from '../../src/domain/segments/service.js';
+import { getTenant } from '../../src/domain/tenants.js';
+import { buildSchema } from '../../src/schema/index.js';
+import { createLoaders } from '../../src/schema/loaders.js';
 import type { Role } from '../../src/domain/keys.js';
 import { deleteTenantAndNamespace } from '../../src/sql/tenants.js';
 import { gql, startTestGateway, uniqueTenant, type TestGateway } from '../support/gateway.js';
@@ -188,5 +193,66 @@ describe('compiled execution', () => {
     check(runs[0]!);
     expect(runs[1]).toEqual(runs[0]);
     expect(runs[2]).toEqual(runs[0]);
+  });
+});
+
+describe('lists that show no definition', () => {
+  const DETAILS = 'description joins filters lastRefreshedAt updatedAt';
+  const SUMMARY = 'id name status entityType baseSchemaId viewName customerCount version createdAt baseSchemaName';
+  type Node = Record<string, unknown>;
+  const nodesOf = (r: { data?: unknown }) =>
+    (r.data as { segments: { edges: Array<{ node: Node }> } }).segments.edges.map((e) => e.node);
+
+  async function oneStatement(query: string): Promise<Node[]> {
+    await gql(gw.url, keys.viewer, '{ viewer { role } }');
+    const before = gw.services.database.stats.queries;
+    const r = await gql(gw.url, keys.viewer, query);
+    expect(r.errors).toBeUndefined();
+    // The page alone: no detail was fetched segment by segment afterwards.
+    expect(gw.services.database.stats.queries - before).toBe(1);
+    return nodesOf(r);
+  }
+
+  it('read summaries, and whole rows as soon as the selection holds a detail, however it is written', async () => {
+    await createRest(keys.editor, 'described');
+    const whole = await oneStatement(`{ segments(first: 50) { edges { node { ${SUMMARY} ${DETAILS} } } } }`);
+    expect(whole.find((n) => n.name === 'described')).toMatchObject({
+      filters: [{ field: 'lifetime_value', operator: 'gt', value: 1 }],
+      joins: [],
+    });
+    const pick = (fields: string) => whole.map((n) => Object.fromEntries(fields.split(' ').map((f) => [f, n[f]])));
+
+    expect(await oneStatement(`{ segments(first: 50) { edges { node { ${SUMMARY} } } } }`)).toEqual(pick(SUMMARY));
+    for (const field of DETAILS.split(' ')) {
+      const writings = [
+        `{ segments(first: 50) { edges { node { id ${field} } } } }`,
+        `{ segments(first: 50) { edges { node { id ...D } } } } fragment D on Segment { ${field} }`,
+        `{ segments(first: 50) { edges { node { id ... on Node { ... on Segment { ${field} } } } } } }`,
+        `query($no: Boolean = false) { segments(first: 50) { edges { node { id ${field} @include(if: $no) } } } }`,
+      ];
+      for (const query of writings) {
+        const nodes = await oneStatement(query);
+        const expected = query.includes('@include') ? pick('id') : pick(`id ${field}`);
+        expect(nodes, `${field}: ${query}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('answer a detail of a summary from the whole segment, and NOT_FOUND once it is gone', async () => {
+    const id = (await createRest(keys.editor, 'summarised')).body.id;
+    const row = await db().one(
+      `SELECT tenant_id, id, name, status, entity_type, base_schema_id, view_name, customer_count, version, created_at, filters
+       FROM segments WHERE tenant_id = $1 AND id = $2`,
+      [tenant, id],
+    );
+    const summary = toSegmentSummary(row);
+    expect(summary).not.toHaveProperty('filters');
+    const fields = (buildSchema().getType('Segment') as GraphQLObjectType).getFields();
+    const resolveFilters = (ctx: unknown) => fields.filters!.resolve!(summary, {}, ctx, {} as never);
+    const context = async () => ({ loaders: createLoaders({ services: gw.services, tenant: await getTenant(db(), tenant) }) });
+
+    expect(await resolveFilters(await context())).toEqual(row.filters);
+    expect((await restCall(gw.url, keys.editor, 'DELETE', `/api/v1/segments?id=${id}`)).status).toBe(204);
+    await expect(resolveFilters(await context())).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

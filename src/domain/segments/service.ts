@@ -31,6 +31,8 @@ import {
   type SegmentChanges,
   type SegmentFilter,
   type SegmentRow,
+  type SegmentSummaryRow,
+  isCompleteRow,
   listSegmentPageWith,
   findSegmentsWithSchemas,
   type SegmentPageExtras,
@@ -67,6 +69,16 @@ export interface SegmentRecord {
   updatedAt: Date;
 }
 
+/** What a segment's summary leaves out: its definition, description and last update and count times. */
+export type SegmentDetail = 'description' | 'joins' | 'filters' | 'lastRefreshedAt' | 'updatedAt';
+
+/** A segment as a list that shows no definition reads it. */
+export type SegmentSummary = Omit<SegmentRecord, SegmentDetail>;
+
+export function isCompleteSegment(segment: SegmentSummary): segment is SegmentRecord {
+  return 'updatedAt' in segment;
+}
+
 export interface SegmentServiceOptions {
   /** Statement timeout for counts, previews and overlaps. */
   queryTimeoutMs: number;
@@ -92,6 +104,21 @@ export function toSegmentRecord(row: SegmentRow): SegmentRecord {
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+export function toSegmentSummary(row: SegmentSummaryRow): SegmentSummary {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    status: row.status,
+    entityType: row.entity_type,
+    baseSchemaId: row.base_schema_id,
+    viewName: row.view_name,
+    customerCount: Number(row.customer_count),
+    version: row.version,
+    createdAt: row.created_at,
   };
 }
 
@@ -417,7 +444,7 @@ export interface SegmentPreview {
 export async function previewSegment(
   db: Db,
   tenant: Tenant,
-  segment: SegmentRecord,
+  segment: Pick<SegmentRecord, 'id' | 'baseSchemaId' | 'viewName'>,
   limit: number,
   options: SegmentServiceOptions,
 ): Promise<SegmentPreview> {
@@ -594,7 +621,8 @@ export async function getSegmentsWithSchemas(
 export type { SegmentFilter };
 
 export interface SegmentPage {
-  segments: SegmentRecord[];
+  /** Whole records, or summaries when the read asked for them. */
+  segments: SegmentSummary[];
   /** The schemas of the page's segments, when asked for. */
   baseSchemas: BaseSchemaRecord[];
   /** How many segments the filter matches, when asked for. */
@@ -614,7 +642,7 @@ export async function listSegmentsWith(
   extras: SegmentPageExtras,
 ): Promise<SegmentPage> {
   const { rows, baseSchemas, total } = await listSegmentPageWith(db, tenantId, filter, page, extras);
-  return { segments: rows.map(toSegmentRecord), baseSchemas, total };
+  return { segments: rows.map((row) => (isCompleteRow(row) ? toSegmentRecord(row) : toSegmentSummary(row))), baseSchemas, total };
 }
 
 export function countSegmentsOf(db: Queryable, tenantId: string, filter: SegmentFilter): Promise<number> {
