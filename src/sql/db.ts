@@ -39,8 +39,8 @@ types.setTypeParser(1184, (value: string) => parseTimestamptz(value) ?? standard
 
 function exactNumberOrText(value: string): number | string {
   const n = Number(value);
-  if (!Number.isFinite(n)) return value;
-  if (Number.isInteger(n) && !Number.isSafeInteger(n)) return value;
+  if (Number.isSafeInteger(n)) return n;
+  if (!Number.isFinite(n) || Number.isInteger(n)) return value;
   // More than 15 significant digits cannot survive a double.
   const digits = value.replace(/^-/, '').replace('.', '').replace(/^0+/, '');
   return digits.replace(/0+$/, '').length <= 15 ? n : value;

@@ -3,11 +3,12 @@ import { parseTimestamptz } from '../../src/sql/db.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 /**
- * timestamptz values as PostgreSQL writes them, read by the product's
- * parser, against the instant PostgreSQL itself gives as milliseconds since
- * the epoch: in several session time zones (offsets in hours, half hours,
- * and the seconds of historic local mean times), with 0 to 6 fractional
- * digits, and for the texts the parser leaves to pg's own (BC, infinity).
+ * Values as PostgreSQL writes them, read by the product's type parsers
+ * (src/sql/db.ts). timestamptz against the instant PostgreSQL itself gives
+ * as milliseconds since the epoch: in several session time zones (offsets in
+ * hours, half hours, and the seconds of historic local mean times), with 0 to
+ * 6 fractional digits, and for the texts the parser leaves to pg's own (BC,
+ * infinity). bigint and numeric: JSON numbers only when exact.
  */
 
 let testDb: TestDatabase | null = null;
@@ -87,5 +88,27 @@ describe('parseTimestamptz', () => {
     'Fri Nov 27 15:30:19 2026 UTC',
   ])('leaves %s to pg’s parser', (text) => {
     expect(parseTimestamptz(text)).toBeNull();
+  });
+});
+
+describeWithDb('bigint and numeric from PostgreSQL', () => {
+  it('are JSON numbers when a double holds them exactly, their text otherwise', async () => {
+    const row = await testDb!.db.one<Record<string, unknown>>(
+      `SELECT 42::bigint AS small, -9007199254740991::bigint AS lowest_safe, 9007199254740992::bigint AS unsafe,
+              100.000::numeric AS whole, 1.5::numeric AS half, 0.1::numeric AS tenth,
+              1234567890.12345::numeric AS fifteen_digits, 1234567890.123456::numeric AS sixteen_digits,
+              'NaN'::numeric AS not_a_number`,
+    );
+    expect(row).toEqual({
+      small: 42,
+      lowest_safe: -9007199254740991,
+      unsafe: '9007199254740992',
+      whole: 100,
+      half: 1.5,
+      tenth: 0.1,
+      fifteen_digits: 1234567890.12345,
+      sixteen_digits: '1234567890.123456',
+      not_a_number: 'NaN',
+    });
   });
 });
