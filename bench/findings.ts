@@ -12,10 +12,10 @@ interface Finding {
 
 const API_CPU: Finding = {
   why:
-    'Above the limit the raw server sets, not a cost of the gateway alone: in the same run the raw server (node:http + pg-promise sending the same statements, no GraphQL, no keys, no limits) answers only 1.14-1.26× PostGraphile\'s list in the last two full runs (PostGraphile builds the JSON in PostgreSQL), so no Node service over these statements reaches 1.5× here. ' +
-    'The gateway\'s list costs 0.86-1.05 ms of CPU against the raw server\'s 0.47-0.59 (medians of the last two runs; 1.23 ms against 0.30 before the performance work, on a faster machine). Known queries are now answered without yoga\'s pipeline (~20% of the list\'s CPU, docs/decisions.md); what remains besides what raw pays too (the statement\'s and the response\'s socket writes, row parsing, GC): admission (key HMAC, rate limit) ~4.5% of the profile, the POST body and its JSON ~2%, metrics ~1.5%, and the compiled execution of the page with its shield rule.',
+    'The gateway\'s own CPU: its event loop is saturated (one core) while PostgreSQL and the load generator share the other. Since lists became one prepared statement that selects only what the selection shows (docs/decisions.md), the raw server (node:http + pg-promise, the same statements, no GraphQL, keys or limits) answers 2.25× PostGraphile\'s list, as in the stack\'s reference figures (3,600 against 1,600), and the gateway ~1.3× at ~0.58 ms of CPU a list against raw\'s ~0.31 and PostGraphile\'s ~0.75 (the API profile run of 27 November). ' +
+    'The ~0.27 ms the gateway adds is spread thin (cpu-prof of the list): admission ~5% of the profile (the key\'s HMAC 2.5%, the rate limit), the query\'s metrics ~2%, the shield rule\'s middleware ~2.7%, the POST body and its JSON ~3%, the compiled execution and the connection\'s cursors ~4%, against what raw pays too (the statement\'s and the response\'s socket writes ~23%, reading the rows ~15%, GC ~6%).',
   next:
-    'Fewer bytes per page from PostgreSQL (the page reads all 15 columns of 21 rows to show 4 fields: select the columns the selection needs) and a prepared statement for the page (it is planned on every request); both lower the raw server\'s cost too, so they move the peer ratio, not the raw one.',
+    'Per-request costs of the gateway itself: an admitted key\'s HMAC kept for the cache\'s lifetime (a trade of keeping presented keys in memory), metrics with label sets resolved once per route, graphql-shield\'s middleware replaced by a direct call of the same rules for root fields.',
 };
 
 const POOLED_PARALLEL: Finding = {
@@ -42,17 +42,18 @@ export const FINDINGS: Record<string, Finding> = {
   'list-vs-peer': API_CPU,
   'list-vs-raw': API_CPU,
   'list-p99': {
-    why: 'Follows from throughput on 2 cores shared by the server, PostgreSQL and the load generator: 32 connections at ~840-980 req/s queue ~33-38 ms on average (Little\'s law); the raw server itself has a p99 of 38-43 ms in the same runs, and PostGraphile 60-67 ms.',
-    next: 'The API CPU work above; then re-measure p99 on a quieter machine (the previous session\'s run: raw p99 16 ms at ~2,900 req/s).',
+    why: 'Queueing on a saturated event loop: 32 connections at ~1,800 req/s wait ~18 ms on average (Little\'s law), and the gateway\'s one thread is busy all the time, so a request that arrives behind a burst waits for it; a larger young generation (--max-semi-space-size=64) moved p99 from 35.6 to 32.2 ms in one A/B, within the noise. The raw server, at ~0.31 ms a request, has a p99 of ~17-22 ms in the same runs, PostGraphile ~45-48 ms.',
+    next: 'Less CPU per request (above): at raw\'s cost per request the same queue gives raw\'s p99.',
   },
   'rest-vs-graphql': {
     why:
-      'The payload, not the REST machinery: a REST page is the full segment (18 fields) with pagination, ~11.4 KB, where the GraphQL query asks 4 fields, ~2.3 KB. Per request (cpu-prof) REST spends ~51 µs more in JSON.stringify, ~39 µs formatting 60 timestamps and ~10 µs encoding the next cursor; `GET /segments/{id}` (one segment either way) runs at 1.1-1.2× the GraphQL get. The GraphQL list also got ~20% faster with the direct path (docs/decisions.md), which REST (no yoga to skip) cannot share.',
-    next: 'A serialiser compiled for the REST segment\'s fixed shape instead of JSON.stringify, and timestamps written from PostgreSQL\'s ISO text instead of formatted from Date objects.',
+      'The payload, not the REST machinery: a REST page is 20 whole segments (18 fields, two jsonb values and three timestamps each) with pagination, ~11.4 KB, which the reference page fixes; the GraphQL query asks 4 fields and now reads summary rows (10 columns, no jsonb), ~2.3 KB. One segment either way, `GET /segments/{id}` runs at ~1.0-1.1× the GraphQL get. Per request REST reads and parses the jsonb and timestamps of 21 whole rows, formats 60 timestamps, and JSON.stringify writes 5× the bytes (~1.0 ms of CPU against ~0.58).',
+    next:
+      'The REST page built as JSON text by PostgreSQL, as PostGraphile builds its responses: in a minimal A/B (node:http, the same page of whole segments) 2,470-2,520 req/s against 1,670-1,740 for rows serialised in Node. It is a second definition of the REST segment beside the GraphQL fragment, so it needs a test that holds the two to the same JSON.',
   },
   'shield-cost': {
-    why: 'Within 10% of CPU per request; the req/s difference is mostly the machine (rounds differ by 15-30%).',
-    next: 'None needed; rules are applied to root fields only (docs/decisions.md).',
+    why: 'A fixed cost a request, a growing share as the rest got cheaper: graphql-middleware\'s wrapper and shield\'s asynchronous rule evaluation on the root field, ~2.7% of the list\'s profile; measured against the gateway without shield, -2.5% to +10.7% of CPU a request across the runs of 27 November, whose rounds differ by 15-30% in req/s.',
+    next: 'Root fields\' rules called directly (the same shield rule objects, without graphql-middleware\'s wrapper), as the REST routes that stream already check them.',
   },
   'create-simple': POOLED_PARALLEL,
   'create-any': POOLED_PARALLEL,
@@ -86,6 +87,6 @@ export const FINDINGS: Record<string, Finding> = {
   'cold-start-first': {
     why:
       'The initdb template (copied, ~0.1-0.3 s) replaces initdb (~3 s of CPU, 1.5-9 s of wall time); what is left is the restart\'s work, the migrations and the demo seed (2,000 customers, ~6,000 orders, 3 segments counted), mostly PGlite\'s WASM running code for the first time: the same migrations take ~0.37 s in a new process and ~0.1 s once warm. ~3.8 s of CPU with WASM tier-up on background threads, 2.1-4 s to /readyz on the two shared cores at load 4-7.',
-    next: 'Re-measure on a quiet machine (on the latest run\'s machine the previous session\'s build starts as slowly, in alternating runs: first start 4.3-4.8 s against 4.4-5.0 s for this one, restart 2.5-2.8 s against 2.1-2.6 s; the run before measured 1.95 s and 1.28 s). What is left is mostly PGlite warming up, which no template holds: one with the migrations applied would save only ~0.1-0.25 s (the warm-up moves to the seed), and the demo data cannot be in one (it is dated from the first start\'s day).',
+    next: 'Re-measure: the same build has started in 1.95 s, 2.85 s and 4.3-5.0 s on machines of this kind (builds a few commits apart start equally slowly on the slow one, in alternating runs). What is left is mostly PGlite\'s WebAssembly running PostgreSQL code for the first time (~1.1 s of a profiled first start), which no template holds: one with the migrations applied would save only ~0.1-0.25 s (the warm-up moves to the seed), and the demo data cannot be in one (it is dated from the first start\'s day); a smaller demo seed would trade the demo segments\' interest for time.',
   },
 };
