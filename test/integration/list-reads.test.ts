@@ -238,6 +238,21 @@ describe('lists that show no definition', () => {
     }
   });
 
+  it('carry the total on an empty page, filtered or past the last segment', async () => {
+    type Page = { segments: { totalCount: number; pageInfo: { endCursor: string | null }; edges: Array<{ node: Node }> } };
+    const page = (args: string) =>
+      gql<Page>(gw.url, keys.viewer, `{ segments(${args}) { totalCount pageInfo { endCursor } edges { node { id baseSchema { name } } } } }`);
+    const none = await page('first: 5, search: "no segment is called this"');
+    // An empty page's cursors are the one it was asked with ('' for none), to resume from.
+    expect(none.data?.segments).toEqual({ totalCount: 0, pageInfo: { endCursor: '' }, edges: [] });
+
+    const all = await page('first: 100');
+    const { totalCount, pageInfo } = all.data!.segments;
+    expect(totalCount).toBe((await counted(tenant)).actual);
+    const after = await page(`first: 5, after: "${pageInfo.endCursor}"`);
+    expect(after.data?.segments).toEqual({ totalCount, pageInfo: { endCursor: pageInfo.endCursor }, edges: [] });
+  });
+
   it('answer a detail of a summary from the whole segment, and NOT_FOUND once it is gone', async () => {
     const id = (await createRest(keys.editor, 'summarised')).body.id;
     const row = await db().one(
