@@ -85,7 +85,17 @@ function withBaseSchemas(segments: string, order: string): string {
   return `SELECT s.*, ${SCHEMA_SELECT}
     FROM (SELECT p.*, row_number() OVER (PARTITION BY p.base_schema_id) = 1 AS first_of_schema FROM (${segments}) p) s
     LEFT JOIN base_schemas b ON s.first_of_schema AND b.tenant_id = $1 AND b.id = s.base_schema_id
-    ORDER BY ${order.replace(/(^|, )/g, '$1s.')}`;
+    ORDER BY ${qualified(order, 's')}`;
+}
+
+/** `created_at DESC, id DESC` as `s.created_at DESC, s.id DESC`: the same order, of an outer select. */
+function qualified(order: string, alias: string): string {
+  return order.replace(/(^|, )/g, `$1${alias}.`);
+}
+
+/** `value` appended to a statement's `values`, as the `$n` that stands for it. */
+function parameter(values: unknown[], value: unknown): string {
+  return `$${values.push(value)}`;
 }
 
 const SCHEMA_SELECT = BASE_SCHEMA_COLUMNS.split(',')
@@ -144,7 +154,7 @@ export interface PageRequest {
  * set, so that it can be prepared.
  */
 function filterClause(filter: SegmentFilter, values: unknown[]): string {
-  const param = (value: unknown) => `$${values.push(value)}`;
+  const param = (value: unknown) => parameter(values, value);
   const parts = ['tenant_id = $1'];
   if (filter.status) parts.push(`status = ${param(filter.status)}`);
   if (filter.baseSchemaId) parts.push(`base_schema_id = ${param(filter.baseSchemaId)}`);
@@ -159,7 +169,7 @@ export function escapeLike(text: string): string {
 
 /** One page by keyset on (created_at, id): the same cost on page 1 and page 400. Its `$1` is the tenant. */
 function pageQuery(filter: SegmentFilter, page: PageRequest, values: unknown[], columns: string): string {
-  const param = (value: unknown) => `$${values.push(value)}`;
+  const param = (value: unknown) => parameter(values, value);
   const conditions = [filterClause(filter, values)];
   if (page.after) conditions.push(`(created_at, id) > (${param(page.after.createdAt)}, ${param(page.after.id)})`);
   if (page.before) conditions.push(`(created_at, id) < (${param(page.before.createdAt)}, ${param(page.before.id)})`);
@@ -226,7 +236,10 @@ export async function listSegmentPageWith(
   }
   const total = countExpression(filter, values);
   const rows = await db.any<Row>(
-    named(`SELECT page.*, total.n AS total FROM (SELECT ${total} AS n) total LEFT JOIN (${text}) page ON true ORDER BY ${pageOrder(page).replace(/(^|, )/g, '$1page.')}`, values),
+    named(
+      `SELECT page.*, total.n AS total FROM (SELECT ${total} AS n) total LEFT JOIN (${text}) page ON true ORDER BY ${qualified(pageOrder(page), 'page')}`,
+      values,
+    ),
   );
   const found = rows.filter((row) => row.id !== null);
   return { ...(extras.baseSchemas ? splitBaseSchemas(found) : { rows: found, baseSchemas: [] }), total: rows[0]!.total! };
