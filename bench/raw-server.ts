@@ -1,8 +1,8 @@
 /**
  * The raw baseline: the least a Node service can do to answer the benchmark's
  * reads. node:http and pg-promise, the product's own SQL statements
- * (src/sql: the page and its base schemas in one round trip, as the gateway
- * sends them), no GraphQL, no authentication, no validation: the limit any Node
+ * (src/sql: the page and its base schemas in one prepared statement, as the
+ * gateway sends them), no GraphQL, no authentication, no validation: the limit any Node
  * service over this database has on this machine.
  *
  *   GET /segments?limit=20   a page of the tenant's segments with their base schema's name

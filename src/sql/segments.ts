@@ -167,10 +167,13 @@ export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** One page by keyset on (created_at, id): the same cost on page 1 and page 400. Its `$1` is the tenant. */
-function pageQuery(filter: SegmentFilter, page: PageRequest, values: unknown[], columns: string): string {
+/**
+ * One page by keyset on (created_at, id), of the segments `where` (a
+ * filterClause of `values`) selects: the same cost on page 1 and page 400.
+ */
+function pageQuery(where: string, page: PageRequest, values: unknown[], columns: string): string {
   const param = (value: unknown) => parameter(values, value);
-  const conditions = [filterClause(filter, values)];
+  const conditions = [where];
   if (page.after) conditions.push(`(created_at, id) > (${param(page.after.createdAt)}, ${param(page.after.id)})`);
   if (page.before) conditions.push(`(created_at, id) < (${param(page.before.createdAt)}, ${param(page.before.id)})`);
   return `SELECT ${columns} FROM segments WHERE ${conditions.join(' AND ')} ORDER BY ${pageOrder(page)} LIMIT ${param(page.limit)}`;
@@ -182,21 +185,22 @@ function pageOrder(page: PageRequest): string {
 
 export async function countSegments(db: Queryable, tenantId: string, filter: SegmentFilter): Promise<number> {
   const values: unknown[] = [tenantId];
-  const row = await db.one<{ n: number }>(named(`SELECT ${countExpression(filter, values)} AS n`, values));
+  const where = filterClause(filter, values);
+  const row = await db.one<{ n: number }>(named(`SELECT ${countExpression(filter, where)} AS n`, values));
   return row.n;
 }
 
 /**
- * The number of segments a filter matches, as a scalar subquery whose `$1`
- * is the tenant. Unfiltered, it is the tenant's counter (kept at commit by a
- * trigger, migration 0003), one row instead of an index scan over every
+ * The number of segments `where` (the filterClause of `filter`) selects, as
+ * a scalar subquery. Unfiltered, it is the tenant's counter (kept at commit
+ * by a trigger, migration 0003), one row instead of an index scan over every
  * segment of the tenant.
  */
-function countExpression(filter: SegmentFilter, values: unknown[]): string {
+function countExpression(filter: SegmentFilter, where: string): string {
   if (!filter.status && !filter.search && !filter.baseSchemaId) {
     return 'coalesce((SELECT segments::int FROM segment_counts WHERE tenant_id = $1), 0)';
   }
-  return `(SELECT count(*)::int FROM segments WHERE ${filterClause(filter, values)})`;
+  return `(SELECT count(*)::int FROM segments WHERE ${where})`;
 }
 
 export interface SegmentPageExtras {
@@ -227,14 +231,15 @@ export async function listSegmentPageWith(
   extras: SegmentPageExtras,
 ): Promise<SegmentPageResult> {
   const values: unknown[] = [tenantId];
-  let text = pageQuery(filter, page, values, extras.summary ? SUMMARY_COLUMNS : COLUMNS);
+  const where = filterClause(filter, values);
+  let text = pageQuery(where, page, values, extras.summary ? SUMMARY_COLUMNS : COLUMNS);
   if (extras.baseSchemas) text = withBaseSchemas(text, pageOrder(page));
   type Row = WithSchema<SegmentRow | SegmentSummaryRow>;
   if (!extras.total) {
     const rows = await db.any<Row>(named(text, values));
     return { ...(extras.baseSchemas ? splitBaseSchemas(rows) : { rows, baseSchemas: [] }), total: null };
   }
-  const total = countExpression(filter, values);
+  const total = countExpression(filter, where);
   const rows = await db.any<Row>(
     named(
       `SELECT page.*, total.n AS total FROM (SELECT ${total} AS n) total LEFT JOIN (${text}) page ON true ORDER BY ${qualified(pageOrder(page), 'page')}`,
@@ -397,9 +402,14 @@ export function dropView(t: Queryable, namespace: string, viewName: string): Pro
   return t.none('DROP VIEW IF EXISTS $1:name.$2:name', [namespace, viewName]);
 }
 
+/** `SET LOCAL statement_timeout` of `ms` (at least 1: 0 would turn the timeout off). */
+function statementTimeout(ms: number): string {
+  return `SET LOCAL statement_timeout = ${Math.max(1, Math.trunc(ms))}`;
+}
+
 /** Bounds every statement that follows in this transaction. */
 export function limitStatementTime(t: Queryable, ms: number): Promise<null> {
-  return t.none(`SET LOCAL statement_timeout = ${Math.max(1, Math.trunc(ms))}`);
+  return t.none(statementTimeout(ms));
 }
 
 /**
@@ -410,11 +420,7 @@ export function limitStatementTime(t: Queryable, ms: number): Promise<null> {
  */
 export async function countViewMembersWithin(t: Queryable, namespace: string, viewName: string, ms: number): Promise<number> {
   const [, rows] = await t.multi<{ n: string | number }>(
-    pgp.as.format('SET LOCAL statement_timeout = $1; SELECT count(*) AS n FROM $2:name.$3:name', [
-      Math.max(1, Math.trunc(ms)),
-      namespace,
-      viewName,
-    ]),
+    `${statementTimeout(ms)}; ${pgp.as.format('SELECT count(*) AS n FROM $1:name.$2:name', [namespace, viewName])}`,
   );
   return Number(rows![0]!.n);
 }
