@@ -47,9 +47,8 @@ export const FINDINGS: Record<string, Finding> = {
   },
   'rest-vs-graphql': {
     why:
-      'The payload, not the REST machinery: a REST page is 20 whole segments (18 fields, two jsonb values and three timestamps each) with pagination, ~11.4 KB, which the reference page fixes; the GraphQL query asks 4 fields and now reads summary rows (10 columns, no jsonb), ~2.3 KB. One segment either way, `GET /segments/{id}` runs at ~1.0-1.1× the GraphQL get. Per request REST reads and parses the jsonb and timestamps of 21 whole rows, formats 60 timestamps, and JSON.stringify writes 5× the bytes (~1.0 ms of CPU against ~0.58).',
-    next:
-      'The REST page built as JSON text by PostgreSQL, as PostGraphile builds its responses: in a minimal A/B (node:http, the same page of whole segments) 2,470-2,520 req/s against 1,670-1,740 for rows serialised in Node. It is a second definition of the REST segment beside the GraphQL fragment, so it needs a test that holds the two to the same JSON.',
+      'The REST page is written as JSON by PostgreSQL (docs/decisions.md): in an A/B on the seeded database (32 connections, three rounds) its CPU fell from 0.89-1.10 to 0.36-0.43 ms a page, below the GraphQL list\'s ~0.6 ms, and it answered 1,705-1,939 req/s against 833-1,163 before; the page is still 20 whole segments, ~11.4 KB against GraphQL\'s 2.3 KB, so the socket writes cost it more. A miss with REST\'s CPU a request below GraphQL\'s is the machine: the rounds of one run differ by up to 30% in req/s.',
+    next: 'Compare the CPU column of the two rows; if REST\'s is the higher, profile it (`bench/profile.ts --read rest-list`).',
   },
   'shield-cost': {
     why: 'A fixed cost a request, a growing share as the rest got cheaper: graphql-middleware\'s wrapper and shield\'s asynchronous rule evaluation on the root field, ~2.7% of the list\'s profile; measured against the gateway without shield, -2.5% to +10.7% of CPU a request across the runs of 27 November, whose rounds differ by 15-30% in req/s.',

@@ -41,6 +41,12 @@ export interface GraphQLRunner {
    * routes that stream rather than execute a field (CSV rows in, rows out).
    */
   ruleOf(typeName: 'Query' | 'Mutation', fieldName: string): (context: GraphQLContext) => Promise<void>;
+  /**
+   * What executing `operation` checks before a resolver runs, for a route
+   * that answers the operation's data by other means: its variables, refused
+   * as `run` refuses them, then the shield rules of its root fields.
+   */
+  check(operation: RestOperation, variables: Record<string, unknown>, context: GraphQLContext): Promise<void>;
 }
 
 /**
@@ -75,12 +81,38 @@ export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
     return run;
   };
 
+  /** The variables of `operation`, refused with REST paths when they would not coerce. */
+  const checkVariables = (operation: RestOperation, variables: Record<string, unknown>, context: GraphQLContext) => {
+    const definitions = prepared.get(operation);
+    if (!definitions) throw new Error(`REST operation ${operation.name} was not prepared`);
+    // Hints name fields the caller did not send: admins only, as on /graphql.
+    refuseUncoercible(definitions, variables, operation, context.principal?.role === 'admin');
+  };
+
+  const ruleOf: GraphQLRunner['ruleOf'] = (typeName, fieldName) => {
+    const type = typeName === 'Query' ? schema.getQueryType() : schema.getMutationType();
+    const field = type?.getFields()[fieldName];
+    if (!field) throw new Error(`${typeName}.${fieldName} is not in the schema`);
+    // Deny by default, as the shield plugin does for root fields.
+    const rule: ShieldRule = fieldRule(field.extensions) ?? deny;
+    return (context) => enforce(rule, context);
+  };
+
+  /** The rules of each operation's root fields, as the schema declares them now. */
+  const rootRules = new Map<RestOperation, Array<(context: GraphQLContext) => Promise<void>>>();
+  for (const operation of REST_OPERATIONS) {
+    const definition = operationOf(operation);
+    const typeName = definition.operation === 'mutation' ? 'Mutation' : 'Query';
+    const rules = definition.selectionSet.selections.map((selection) => {
+      if (selection.kind !== Kind.FIELD) throw new Error(`REST operation ${operation.name}: root fields only`);
+      return ruleOf(typeName, selection.name.value);
+    });
+    rootRules.set(operation, rules);
+  }
+
   return {
     async run<T>(operation: RestOperation, variables: Record<string, unknown>, context: GraphQLContext): Promise<T> {
-      const definitions = prepared.get(operation);
-      if (!definitions) throw new Error(`REST operation ${operation.name} was not prepared`);
-      // Hints name fields the caller did not send: admins only, as on /graphql.
-      refuseUncoercible(definitions, variables, operation, context.principal?.role === 'admin');
+      checkVariables(operation, variables, context);
       // Absent stays absent (an undefined variable would reach resolvers as null).
       const given = Object.fromEntries(Object.entries(variables).filter(([, value]) => value !== undefined));
       const result = await compiledOf(operation)(given, context);
@@ -89,22 +121,25 @@ export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
       return result.data as T;
     },
 
-    ruleOf(typeName, fieldName) {
-      const type = typeName === 'Query' ? schema.getQueryType() : schema.getMutationType();
-      const field = type?.getFields()[fieldName];
-      if (!field) throw new Error(`${typeName}.${fieldName} is not in the schema`);
-      // Deny by default, as the shield plugin does for root fields.
-      const rule: ShieldRule = fieldRule(field.extensions) ?? deny;
-      return (context) => enforce(rule, context);
+    ruleOf,
+
+    async check(operation, variables, context) {
+      checkVariables(operation, variables, context);
+      for (const enforceRule of rootRules.get(operation) ?? []) await enforceRule(context);
     },
   };
 }
 
-function variablesOf(schema: GraphQLSchema, operation: RestOperation): PreparedVariable[] {
+function operationOf(operation: RestOperation): OperationDefinitionNode {
   const definition = operation.document.definitions.find(
     (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
   );
-  return (definition?.variableDefinitions ?? []).map((v) => ({
+  if (!definition) throw new Error(`REST operation ${operation.name} has no operation`);
+  return definition;
+}
+
+function variablesOf(schema: GraphQLSchema, operation: RestOperation): PreparedVariable[] {
+  return (operationOf(operation).variableDefinitions ?? []).map((v) => ({
     name: v.variable.name.value,
     // Validation has checked that every variable has an input type of the schema.
     type: typeFromAST(schema, v.type) as GraphQLInputType,

@@ -30,16 +30,35 @@ export function pageRequest(query: URLSearchParams): PageRequest {
   return { limit, variables: { first: limit, ...(after === undefined ? {} : { after }) } };
 }
 
-/** `{data, pagination:{total, hasMore, limit, cursor}}`; `cursor` opens the next page, null on the last. */
+/** `{total, hasMore, limit, cursor}`: `cursor` opens the next page, null on the last. */
+interface Pagination {
+  total: number;
+  hasMore: boolean;
+  limit: number;
+  cursor: string | null;
+}
+
+function paginationOf(total: number, hasMore: boolean, limit: number, endCursor: string | null): Pagination {
+  return { total, hasMore, limit, cursor: hasMore ? endCursor : null };
+}
+
+/** `{data, pagination:{total, hasMore, limit, cursor}}` of a GraphQL connection. */
 export function pageBody<T>(connection: Connection<T>, limit: number) {
   const { hasNextPage, endCursor } = connection.pageInfo;
   return {
     data: connection.edges.map((edge) => edge.node),
-    pagination: {
-      total: connection.totalCount,
-      hasMore: hasNextPage,
-      limit,
-      cursor: hasNextPage ? endCursor : null,
-    },
+    pagination: paginationOf(connection.totalCount, hasNextPage, limit, endCursor),
   };
+}
+
+/**
+ * The same page as `pageBody`, as JSON text, from items already written as
+ * JSON: `found` holds up to `limit + 1` of them, the last only to tell that
+ * another page follows; `cursorOf(i)` is the cursor after item `i`.
+ */
+export function pageJson(found: readonly string[], limit: number, total: number, cursorOf: (index: number) => string): string {
+  const hasMore = found.length > limit;
+  const shown = hasMore ? found.slice(0, limit) : found;
+  const pagination = paginationOf(total, hasMore, limit, hasMore ? cursorOf(shown.length - 1) : null);
+  return `{"data":[${shown.join(',')}],"pagination":${JSON.stringify(pagination)}}`;
 }

@@ -16,10 +16,11 @@ export interface RestCall {
   graphql<T>(operation: RestOperation, variables: Record<string, unknown>): Promise<T>;
 }
 
-/** A status and a JSON body (none for 204). */
+/** A status and a JSON body (none for 204), or the body already written as JSON text. */
 export interface RestReply {
   status: number;
   body?: unknown;
+  json?: string;
 }
 
 interface RouteBase {

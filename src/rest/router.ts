@@ -3,7 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Services } from '../schema/context.js';
 import { admitRequest } from '../server/admission.js';
 import { classifyRestRoute } from '../server/request-class.js';
-import { sendError, sendJson } from '../server/respond.js';
+import { sendError, sendJson, sendJsonText } from '../server/respond.js';
 import { restErrorOf, RestError } from './errors.js';
 import { createGraphQLRunner } from './graphql.js';
 import { openApiDocument } from './openapi.js';
@@ -35,7 +35,7 @@ interface PathPattern {
 export function createRestRouter(schema: GraphQLSchema, services: Services): RestRouter {
   const runner = createGraphQLRunner(schema);
   const routes: RestRoute[] = [
-    ...segmentRoutes(),
+    ...segmentRoutes(runner),
     ...schemaRoutes(runner),
     {
       method: 'GET',
@@ -85,7 +85,9 @@ export function createRestRouter(schema: GraphQLSchema, services: Services): Res
     async handle(req, res, requestId) {
       try {
         const reply = await dispatch(req, res, requestId);
-        if (reply.body === undefined) {
+        if (reply.json !== undefined) {
+          sendJsonText(res, reply.status, reply.json);
+        } else if (reply.body === undefined) {
           res.writeHead(reply.status);
           res.end();
         } else {

@@ -239,15 +239,64 @@ export async function listSegmentPageWith(
     const rows = await db.any<Row>(named(text, values));
     return { ...(extras.baseSchemas ? splitBaseSchemas(rows) : { rows, baseSchemas: [] }), total: null };
   }
-  const total = countExpression(filter, where);
-  const rows = await db.any<Row>(
-    named(
-      `SELECT page.*, total.n AS total FROM (SELECT ${total} AS n) total LEFT JOIN (${text}) page ON true ORDER BY ${qualified(pageOrder(page), 'page')}`,
-      values,
-    ),
-  );
+  const rows = await db.any<Row>(named(withTotal(text, filter, where, page), values));
   const found = rows.filter((row) => row.id !== null);
   return { ...(extras.baseSchemas ? splitBaseSchemas(found) : { rows: found, baseSchemas: [] }), total: rows[0]!.total! };
+}
+
+/**
+ * The rows of `page` (a page statement over the filterClause `where`), each
+ * with the number of segments `filter` matches as `total`; an empty page is
+ * one row of nulls that carries it.
+ */
+function withTotal(page: string, filter: SegmentFilter, where: string, request: PageRequest): string {
+  const total = countExpression(filter, where);
+  return `SELECT page.*, total.n AS total FROM (SELECT ${total} AS n) total LEFT JOIN (${page}) page ON true ORDER BY ${qualified(pageOrder(request), 'page')}`;
+}
+
+/** A timestamptz as the DateTime scalar writes it (JavaScript's toISOString): UTC, to the millisecond, `Z`. */
+function isoText(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
+
+/**
+ * The REST segment (the `RestSegment` fragment of src/rest/operations.ts:
+ * its fields, in its order) of each row `p` of a page, with its base schema
+ * `b`, as JSON text written by PostgreSQL. jsonb values pass through as
+ * they are stored.
+ */
+const REST_SEGMENT_JSON = `json_build_object(
+  'id', p.id, 'tenantId', p.tenant_id, 'name', p.name, 'description', p.description, 'status', p.status,
+  'entityType', p.entity_type, 'baseSchemaId', p.base_schema_id, 'baseSchema', json_build_object('name', b.name),
+  'baseSchemaName', b.name, 'customerCount', p.customer_count, 'joins', p.joins, 'filters', p.filters,
+  'viewName', p.view_name, 'lastRefreshedAt', ${isoText('p.last_refreshed_at')},
+  'createdAt', ${isoText('p.created_at')}, 'updatedAt', ${isoText('p.updated_at')}, 'version', p.version)::text`;
+
+/** One REST segment as JSON text, with its page's keyset. */
+export interface RestSegmentRow {
+  json: string;
+  created_at: Date;
+  id: string;
+}
+
+/**
+ * A page of REST segments built as JSON by PostgreSQL, and the number of
+ * segments the filter matches, in one prepared statement: the REST list
+ * sends the JSON on as it comes.
+ */
+export async function listRestSegmentPage(
+  db: Queryable,
+  tenantId: string,
+  filter: SegmentFilter,
+  page: PageRequest,
+): Promise<{ rows: RestSegmentRow[]; total: number }> {
+  const values: unknown[] = [tenantId];
+  const where = filterClause(filter, values);
+  const text = `SELECT ${REST_SEGMENT_JSON} AS json, p.created_at, p.id
+    FROM (${pageQuery(where, page, values, COLUMNS)}) p
+    JOIN base_schemas b ON b.tenant_id = $1 AND b.id = p.base_schema_id`;
+  const rows = await db.any<RestSegmentRow & { total: number }>(named(withTotal(text, filter, where, page), values));
+  return { rows: rows.filter((row) => row.id !== null), total: rows[0]!.total };
 }
 
 export interface NewSegment {

@@ -1,4 +1,4 @@
-import type { GraphQLObjectType } from 'graphql';
+import { print, type GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toSegmentSummary } from '../../src/domain/segments/service.js';
 import { getTenant } from '../../src/domain/tenants.js';
@@ -6,6 +6,9 @@ import { buildSchema } from '../../src/schema/index.js';
 import { createLoaders } from '../../src/schema/loaders.js';
 import type { Role } from '../../src/domain/keys.js';
 import { deleteTenantAndNamespace } from '../../src/sql/tenants.js';
+import { listRestSegmentPage } from '../../src/sql/segments.js';
+import { ListSegments } from '../../src/rest/operations.js';
+import { pageBody, type Connection } from '../../src/rest/pages.js';
 import { gql, startTestGateway, uniqueTenant, type TestGateway } from '../support/gateway.js';
 import { restCall } from '../support/rest.js';
 import { createShopSchemas } from '../support/segments.js';
@@ -269,5 +272,128 @@ describe('lists that show no definition', () => {
     expect(await resolveFilters(await context())).toEqual(row.filters);
     expect((await restCall(gw.url, keys.editor, 'DELETE', `/api/v1/segments?id=${id}`)).status).toBe(204);
     await expect(resolveFilters(await context())).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('the REST list, written as JSON by PostgreSQL', () => {
+  /**
+   * What the REST list answered when it ran the GraphQL operation
+   * `ListSegments` (the REST segment's definition, src/rest/operations.ts)
+   * and serialised its data: the reference for the JSON PostgreSQL writes.
+   */
+  async function throughGraphQL(key: string, variables: Record<string, unknown>, limit: number) {
+    const r = await gql<{ segments: Connection<Record<string, unknown>> }>(gw.url, key, print(ListSegments.document), variables);
+    expect(r.errors).toBeUndefined();
+    return pageBody(r.data!.segments, limit);
+  }
+
+  const restPage = async (key: string, query: string) => {
+    const r = await restCall<{ data: Array<Record<string, unknown>>; pagination: { cursor: string | null } }>(
+      gw.url,
+      key,
+      'GET',
+      `/api/v1/segments?${query}`,
+    );
+    expect(r.status, r.text).toBe(200);
+    return r;
+  };
+
+  /** Every page of `filter` both ways, `limit` at a time: the same JSON values, fields in the same order. */
+  async function samePages(key: string, limit: number, filter: Record<string, string> = {}): Promise<number> {
+    let cursor: string | null = null;
+    let seen = 0;
+    do {
+      const query = new URLSearchParams({ limit: String(limit), ...filter, ...(cursor ? { cursor } : {}) });
+      const rest = await restPage(key, query.toString());
+      const expected = await throughGraphQL(key, { first: limit, ...(cursor ? { after: cursor } : {}), ...filter }, limit);
+      expect(rest.body).toEqual(expected);
+      expect(JSON.stringify(rest.body)).toBe(JSON.stringify(expected));
+      seen += rest.body.data.length;
+      cursor = rest.body.pagination.cursor;
+    } while (cursor);
+    return seen;
+  }
+
+  let own: Record<Role, string>;
+  let ownTenant: string;
+
+  beforeAll(async () => {
+    ownTenant = uniqueTenant('rest-json');
+    own = await gw.tenantWithKeys(ownTenant);
+    const shop = await createShopSchemas(gw.url, own.editor);
+    const create = async (json: Record<string, unknown>) => {
+      const r = await restCall<{ id: string }>(gw.url, own.editor, 'POST', '/api/v1/segments', {
+        json: { baseSchemaId: shop.customers, ...json },
+      });
+      expect(r.status, r.text).toBe(201);
+      return r.body.id;
+    };
+    await create({
+      name: 'Grüße "quoted" \\ back\\slash',
+      description: 'line\nbreak, tab\t, control \u0001, emoji \u{1F600}, separator \u2028, </script>',
+      status: 'active',
+      filters: [
+        { field: 'lifetime_value', operator: 'gt', value: 10000.5 },
+        { any: [{ field: 'country', operator: 'in', value: ['DE', 'Ünïcode', 'a"b'] }, { field: 'email', operator: 'is_null' }] },
+      ],
+    });
+    await create({
+      name: 'with a join',
+      status: 'paused',
+      joins: [{ schemaId: shop.orders, type: 'left', localField: 'id', foreignField: 'customer_id' }],
+      filters: [{ field: 'lifetime_value', operator: 'between', value: [0.1, 12345678.25] }],
+    });
+    const updated = await create({ name: 'updated', status: 'draft' });
+    expect(
+      (await restCall(gw.url, own.editor, 'PUT', '/api/v1/segments', { json: { id: updated, description: null, status: 'archived' } })).status,
+    ).toBe(200);
+    const exotic = await create({ name: 'exotic times', description: '' });
+    // Microseconds (the API writes milliseconds) and a segment never counted.
+    await db().none(
+      `UPDATE segments SET created_at = '2024-02-29 23:59:59.999999+00', updated_at = '2025-06-30 12:00:00.000500+00',
+       last_refreshed_at = NULL WHERE tenant_id = $1 AND id = $2`,
+      [ownTenant, exotic],
+    );
+    for (let i = 0; i < 7; i++) await create({ name: `plain ${i}`, status: i % 2 ? 'active' : 'draft' });
+  });
+
+  it('pages through the same segments as the GraphQL operation, every field the same value, in the same order', async () => {
+    expect(await samePages(own.viewer, 3)).toBe(11);
+    expect(await samePages(own.viewer, 100)).toBe(11);
+    expect(await samePages(own.viewer, 2, { status: 'active' })).toBeGreaterThan(1);
+    expect(await samePages(own.viewer, 2, { search: 'PLAIN' })).toBe(7);
+    expect(await samePages(own.viewer, 5, { search: 'no such segment' })).toBe(0);
+  });
+
+  it('shows each segment as GET /segments/{id} does', async () => {
+    const { body } = await restPage(own.viewer, 'limit=100');
+    for (const item of body.data) {
+      const one = await restCall(gw.url, own.viewer, 'GET', `/api/v1/segments/${item.id as string}`);
+      expect(JSON.stringify(item)).toBe(JSON.stringify(one.body));
+    }
+  });
+
+  it("writes instants in UTC whatever the session's time zone", async () => {
+    const page = { limit: 100, inverted: false };
+    const plain = await listRestSegmentPage(db(), ownTenant, {}, page);
+    for (const zone of ['Asia/Kathmandu', 'America/St_Johns', 'Pacific/Kiritimati']) {
+      const zoned = await db().tx((t) => t.none('SET LOCAL TIME ZONE $1', [zone]).then(() => listRestSegmentPage(t, ownTenant, {}, page)));
+      expect(zoned.rows.map((row) => row.json)).toEqual(plain.rows.map((row) => row.json));
+    }
+  });
+
+  it('is one statement, and refuses what the GraphQL operation refuses, with the REST names', async () => {
+    await restPage(own.viewer, 'limit=5');
+    const before = gw.services.database.stats.queries;
+    await restPage(own.viewer, 'limit=5&status=active&search=plain');
+    expect(gw.services.database.stats.queries - before).toBe(1);
+
+    const bad = await restCall<{ error: { details: Array<{ path: string }> } }>(gw.url, own.viewer, 'GET', '/api/v1/segments?status=activ');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.map((d) => d.path)).toEqual(['status']);
+    const cursor = await restCall<{ error: { details: Array<{ path: string }> } }>(gw.url, own.viewer, 'GET', '/api/v1/segments?cursor=bm90LWpzb24');
+    expect(cursor.status).toBe(400);
+    expect(cursor.body.error.details.map((d) => d.path)).toEqual(['cursor']);
+    expect((await restCall(gw.url, null, 'GET', '/api/v1/segments')).status).toBe(401);
   });
 });
