@@ -114,15 +114,13 @@ export function createApp(services: Services, options: AppOptions = {}): App {
   const rest = createRestRouter(schema, services);
   const restRoute = routeLabeler(rest.routes);
 
-  /** Metric labels of a request: which API, and which operation (never a raw path or id). */
-  const labelsOf = (method: string, pathname: string, observed: ObservedOperation) => {
-    if (pathname === '/graphql') return { api: 'graphql', operation: operationLabel(observed.name) };
-    if (pathname === REST_PREFIX || pathname.startsWith(`${REST_PREFIX}/`)) {
-      return { api: 'rest', operation: restRoute(method, pathname) };
-    }
-    if (['/healthz', '/readyz', '/metrics'].includes(pathname)) return { api: 'ops', operation: pathname };
-    if (pathname.startsWith(GRAPHIQL_ASSETS_PATH)) return { api: 'ops', operation: GRAPHIQL_ASSETS_PATH };
-    return { api: 'other', operation: 'unmatched' };
+  /** Which API a request went to, and which operation (never a raw path or id). */
+  const operationOf = (method: string, pathname: string, observed: ObservedOperation): [api: string, operation: string] => {
+    if (pathname === '/graphql') return ['graphql', operationLabel(observed.name)];
+    if (pathname === REST_PREFIX || pathname.startsWith(`${REST_PREFIX}/`)) return ['rest', restRoute(method, pathname)];
+    if (pathname === '/healthz' || pathname === '/readyz' || pathname === '/metrics') return ['ops', pathname];
+    if (pathname.startsWith(GRAPHIQL_ASSETS_PATH)) return ['ops', GRAPHIQL_ASSETS_PATH];
+    return ['other', 'unmatched'];
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -132,16 +130,21 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const pathname = (req.url ?? '/').split('?')[0] ?? '/';
-      const labels = { ...labelsOf(req.method ?? 'GET', pathname, observed), status: String(res.statusCode) };
+      const url = req.url ?? '/';
+      const query = url.indexOf('?');
+      const pathname = query < 0 ? url : url.slice(0, query);
+      const [api, operation] = operationOf(req.method ?? 'GET', pathname, observed);
+      // Built whole, not spread: this runs for every request.
+      const labels = { api, operation, status: String(res.statusCode) };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, seconds);
+      if (!logger.isLevelEnabled('info')) return;
       logger.info(
         {
           requestId,
           method: req.method,
           path: pathname,
-          operation: labels.operation,
+          operation,
           status: res.statusCode,
           durationMs: seconds * 1e3,
         },
