@@ -262,15 +262,15 @@ function isoText(column: string): string {
 /**
  * The REST segment (the `RestSegment` fragment of src/rest/operations.ts:
  * its fields, in its order) of each row `p` of a page, with its base schema
- * `b`, as JSON text written by PostgreSQL. jsonb values pass through as
- * they are stored.
+ * `b`, as compact JSON text written by PostgreSQL (`row_to_json`; jsonb
+ * values pass through as they are stored).
  */
-const REST_SEGMENT_JSON = `json_build_object(
-  'id', p.id, 'tenantId', p.tenant_id, 'name', p.name, 'description', p.description, 'status', p.status,
-  'entityType', p.entity_type, 'baseSchemaId', p.base_schema_id, 'baseSchema', json_build_object('name', b.name),
-  'baseSchemaName', b.name, 'customerCount', p.customer_count, 'joins', p.joins, 'filters', p.filters,
-  'viewName', p.view_name, 'lastRefreshedAt', ${isoText('p.last_refreshed_at')},
-  'createdAt', ${isoText('p.created_at')}, 'updatedAt', ${isoText('p.updated_at')}, 'version', p.version)::text`;
+const REST_SEGMENT_JSON = `(SELECT row_to_json(r) FROM (SELECT
+  p.id, p.tenant_id AS "tenantId", p.name, p.description, p.status, p.entity_type AS "entityType",
+  p.base_schema_id AS "baseSchemaId", (SELECT row_to_json(s) FROM (SELECT b.name) s) AS "baseSchema",
+  b.name AS "baseSchemaName", p.customer_count AS "customerCount", p.joins, p.filters, p.view_name AS "viewName",
+  ${isoText('p.last_refreshed_at')} AS "lastRefreshedAt", ${isoText('p.created_at')} AS "createdAt",
+  ${isoText('p.updated_at')} AS "updatedAt", p.version) r)::text`;
 
 /** One REST segment as JSON text, with its page's keyset. */
 export interface RestSegmentRow {
