@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { RequestCounter, RequestHistogram } from './series.js';
 import type { Database, QueryObservation } from '../sql/db.js';
 import { isConnectionFailure, isQueryCanceled } from '../sql/pg-errors.js';
 import type { OperationLimit } from './operation-limits.js';
@@ -18,26 +19,27 @@ const QUERY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 const trackedPools = new Map<string, Database['pools'][number]['pool']>();
 
 export const metrics = {
-  httpRequests: new Counter({
-    name: 'segment_gateway_http_requests_total',
-    help: 'HTTP requests answered, by API (graphql, rest, ops), operation (GraphQL operation name or REST route) and status',
-    labelNames: ['api', 'operation', 'status'] as const,
-    registers: [registry],
-  }),
-  httpDuration: new Histogram({
-    name: 'segment_gateway_http_request_duration_seconds',
-    help: 'Time to answer an HTTP request, by API, operation and status',
-    labelNames: ['api', 'operation', 'status'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  }),
-  dbQueryDuration: new Histogram({
-    name: 'segment_gateway_db_query_duration_seconds',
-    help: 'Time of one SQL statement, by pool, the transaction it ran in, and outcome (ok, timeout, unavailable, error)',
-    labelNames: ['pool', 'task', 'outcome'] as const,
-    buckets: QUERY_BUCKETS,
-    registers: [registry],
-  }),
+  // Updated by every request or statement: src/server/series.ts.
+  httpRequests: new RequestCounter(
+    'segment_gateway_http_requests_total',
+    'HTTP requests answered, by API (graphql, rest, ops), operation (GraphQL operation name or REST route) and status',
+    ['api', 'operation', 'status'],
+    registry,
+  ),
+  httpDuration: new RequestHistogram(
+    'segment_gateway_http_request_duration_seconds',
+    'Time to answer an HTTP request, by API, operation and status',
+    ['api', 'operation', 'status'],
+    LATENCY_BUCKETS,
+    registry,
+  ),
+  dbQueryDuration: new RequestHistogram(
+    'segment_gateway_db_query_duration_seconds',
+    'Time of one SQL statement, by pool, the transaction it ran in, and outcome (ok, timeout, unavailable, error)',
+    ['pool', 'task', 'outcome'],
+    QUERY_BUCKETS,
+    registry,
+  ),
   dbErrors: new Counter({
     name: 'segment_gateway_db_errors_total',
     help: 'Failed SQL statements and connection attempts, by pool and kind (timeout, unavailable, error)',
@@ -81,12 +83,12 @@ export const metrics = {
     labelNames: ['limit'] as const,
     registers: [registry],
   }),
-  graphqlDirect: new Counter({
-    name: 'segment_gateway_graphql_direct_total',
-    help: 'GraphQL reads of known documents taken by the direct path, by outcome: answered there, or handed to yoga admitted (errors to format, admission refused)',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  }),
+  graphqlDirect: new RequestCounter(
+    'segment_gateway_graphql_direct_total',
+    'GraphQL reads of known documents taken by the direct path, by outcome: answered there, or handed to yoga admitted (errors to format, admission refused)',
+    ['outcome'],
+    registry,
+  ),
 };
 
 /** Counts a request refused by a rate limit. */
