@@ -82,7 +82,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
         connections: 32,
         warmupSeconds: 3,
         measureSeconds: 8,
-        rounds: 3,
+        rounds: 5,
         segmentRepeats: 3,
         previewRequests: 200,
         csvRows: 1_000_000,
