@@ -2,8 +2,11 @@ import {
   coerceInputValue,
   isNonNullType,
   Kind,
+  TypeInfo,
   typeFromAST,
   validate,
+  visit,
+  visitWithTypeInfo,
   type ExecutionResult,
   type GraphQLError,
   type GraphQLInputType,
@@ -98,8 +101,13 @@ export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
     return (context) => enforce(rule, context);
   };
 
-  /** The rules of each operation's root fields, as the schema declares them now. */
+  /**
+   * The rules of each operation's root fields, as the schema declares them
+   * now, and the fields below them that declare a rule of their own: an
+   * operation with any cannot be checked without running it.
+   */
   const rootRules = new Map<RestOperation, Array<(context: GraphQLContext) => Promise<void>>>();
+  const nestedRules = new Map<RestOperation, string[]>();
   for (const operation of REST_OPERATIONS) {
     const definition = operationOf(operation);
     const typeName = definition.operation === 'mutation' ? 'Mutation' : 'Query';
@@ -108,6 +116,7 @@ export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
       return ruleOf(typeName, selection.name.value);
     });
     rootRules.set(operation, rules);
+    nestedRules.set(operation, fieldsWithRules(schema, operation));
   }
 
   return {
@@ -124,6 +133,10 @@ export function createGraphQLRunner(schema: GraphQLSchema): GraphQLRunner {
     ruleOf,
 
     async check(operation, variables, context) {
+      const guarded = nestedRules.get(operation) ?? [];
+      if (guarded.length > 0) {
+        throw new Error(`REST operation ${operation.name} selects fields with rules of their own (${guarded.join(', ')}): run it`);
+      }
       checkVariables(operation, variables, context);
       for (const enforceRule of rootRules.get(operation) ?? []) await enforceRule(context);
     },
@@ -136,6 +149,24 @@ function operationOf(operation: RestOperation): OperationDefinitionNode {
   );
   if (!definition) throw new Error(`REST operation ${operation.name} has no operation`);
   return definition;
+}
+
+/** `Type.field` of every field below the root fields of `operation` that declares a shield rule. */
+function fieldsWithRules(schema: GraphQLSchema, operation: RestOperation): string[] {
+  const found: string[] = [];
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    operation.document,
+    visitWithTypeInfo(typeInfo, {
+      Field() {
+        const parent = typeInfo.getParentType();
+        const field = typeInfo.getFieldDef();
+        const isRoot = parent === schema.getQueryType() || parent === schema.getMutationType();
+        if (!isRoot && parent && field && fieldRule(field.extensions)) found.push(`${parent.name}.${field.name}`);
+      },
+    }),
+  );
+  return found;
 }
 
 function variablesOf(schema: GraphQLSchema, operation: RestOperation): PreparedVariable[] {

@@ -21,7 +21,10 @@ import { queryParam, type RestCall, type RestReply, type RestRoute } from './rou
 /** A segment as the REST API shows it: the selection of `RestSegment`, as is. */
 type Segment = Record<string, unknown>;
 
-/** `/api/v1/segments`: the reference page's routes, each one GraphQL operation. */
+/**
+ * `/api/v1/segments`: the reference page's routes, each one GraphQL
+ * operation (the list checks its operation and has PostgreSQL write it).
+ */
 export function segmentRoutes(runner: GraphQLRunner): RestRoute[] {
   return [
     { method: 'GET', path: '/api/v1/segments', handle: listSegments(runner) },

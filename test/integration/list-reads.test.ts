@@ -8,6 +8,9 @@ import type { Role } from '../../src/domain/keys.js';
 import { deleteTenantAndNamespace } from '../../src/sql/tenants.js';
 import { listRestSegmentPage } from '../../src/sql/segments.js';
 import { ListSegments } from '../../src/rest/operations.js';
+import { createGraphQLRunner } from '../../src/rest/graphql.js';
+import { isAdmin } from '../../src/schema/rules.js';
+import type { GraphQLContext } from '../../src/schema/context.js';
 import { pageBody, type Connection } from '../../src/rest/pages.js';
 import { gql, startTestGateway, uniqueTenant, type TestGateway } from '../support/gateway.js';
 import { restCall } from '../support/rest.js';
@@ -388,6 +391,19 @@ describe('the REST list, written as JSON by PostgreSQL', () => {
     for (const zone of ['Asia/Kathmandu', 'America/St_Johns', 'Pacific/Kiritimati']) {
       const zoned = await db().tx((t) => t.none('SET LOCAL TIME ZONE $1', [zone]).then(() => listRestSegmentPage(t, ownTenant, {}, page)));
       expect(zoned.rows.map((row) => row.json)).toEqual(plain.rows.map((row) => row.json));
+    }
+  });
+
+  it('cannot skip a rule: a field of the REST segment with a rule of its own makes the check refuse to stand in', async () => {
+    const schema = gw.app.schema;
+    const joins = (schema.getType('Segment') as GraphQLObjectType).getFields().joins!;
+    const options = joins.extensions.pothosOptions as { shield?: unknown };
+    options.shield = isAdmin;
+    try {
+      const runner = createGraphQLRunner(schema);
+      await expect(runner.check(ListSegments, { first: 1 }, {} as GraphQLContext)).rejects.toThrow(/Segment\.joins/);
+    } finally {
+      delete options.shield;
     }
   });
 
