@@ -157,6 +157,21 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
  * null when yoga would answer otherwise (an event stream, multipart, 406).
  */
 export function responseMediaType(accept: string | undefined): (typeof MEDIA_TYPES)[number] | null {
+  const key = accept ?? '';
+  let chosen = answerTypes.get(key);
+  if (chosen === undefined) {
+    chosen = negotiate(accept);
+    if (answerTypes.size >= KNOWN_ACCEPT_HEADERS) answerTypes.clear();
+    answerTypes.set(key, chosen);
+  }
+  return chosen;
+}
+
+/** The answers for the `Accept` headers seen last: clients send the same one on every request. */
+const answerTypes = new Map<string, (typeof MEDIA_TYPES)[number] | null>();
+const KNOWN_ACCEPT_HEADERS = 64;
+
+function negotiate(accept: string | undefined): (typeof MEDIA_TYPES)[number] | null {
   const asked = (accept || '*/*')
     .replace(/\s/g, '')
     .toLowerCase()
