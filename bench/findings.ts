@@ -12,16 +12,16 @@ interface Finding {
 
 const API_CPU: Finding = {
   why:
-    'The gateway\'s own CPU on a shared machine: its event loop is saturated (one core) while PostgreSQL and the load generator share the other, and single rounds move a lot (PostGraphile\'s list 538 to 1,306 req/s within the run of 27 November 20:20, the per-round ratio 0.99× to 3.2×). Per request the gateway spends ~0.58 ms of CPU on a list against PostGraphile\'s ~0.81-0.86 (1.4-1.5×) and raw\'s ~0.35, after the per-request fixes (docs/performance.md: admission, metrics, log line, body, ~8% of its CPU). ' +
+    'The gateway\'s own CPU on a shared machine: its event loop is saturated (one core) while PostgreSQL and the load generator share the other, and single rounds move a lot (per-round ratios 0.99× to 3.2× in the full run of 27 November 20:20, 1.11× to 1.44× in the run of 20:43, whose medians gave 1.45× and 1.25×). Per request the gateway spends 0.58-0.60 ms of CPU on a list against PostGraphile\'s 0.82-0.86 (1.36-1.48×) and raw\'s ~0.33-0.35, after the per-request fixes of 27 November (docs/performance.md: admission, metrics, log line, body; ~8% of its CPU in A/Bs). ' +
     'What it adds to raw is now thin everywhere (cpu-prof of the list): admission ~3% of the profile, the request\'s metrics and log line ~1.7%, the body ~1%, the compiled execution with its resolvers and cursors ~4%, the page statement\'s text built per request ~1.3%, 21 created_at values parsed ~1.5%, against what raw pays too (the socket writes ~25%, reading the rows ~15%, GC ~7%).',
   next:
-    'Parts of ~1-1.5% each: the page statement\'s text kept by its shape rather than rebuilt, created_at read as epoch milliseconds rather than parsed, the root field\'s shield rule called without graphql-middleware\'s asynchronous wrapper. Judge it on CPU per request (the table\'s column), which moves less than req/s here.',
+    'Parts of ~1-1.5% each: the page statement\'s text kept by its shape rather than rebuilt, created_at read as epoch milliseconds rather than parsed, fewer objects per row (GC is ~7%). Judge it on CPU per request (the table\'s column), which moves less than req/s here.',
 };
 
 const SHORT_COUNT_NOISE: Finding = {
   why:
-    'The machine: in the run of 27 November 20:20 psql\'s count of this 72,327-member view took 161-196 ms before the creates and 171-283 ms before the refreshes, ours 208-215 ms (create, 1.23×) and 159-195 ms (refresh, 0.86×); the fixed cost around a count is ~4-6 ms (see the simple segment), ~3% of these. The run before measured 1.07× and 1.03×.',
-  next: 'Re-measure; a miss that holds across runs gets EXPLAIN (ANALYZE, BUFFERS) of the count inside the create\'s transaction against psql\'s.',
+    'The machine: this count of a 72,327-member view is bimodal here (~150 or ~210 ms, in psql as through the gateway). In the full runs of 27 November 20:20 and 20:43 psql took 150-283 ms and ours 148-228 ms, and the medians of three landed on either side: create 1.23× and 1.38×, refresh 0.86× and 1.17× (the run before: 1.07× and 1.03×). The fixed cost around a count is ~4-6 ms (see the simple segment), ~3% of these.',
+  next: 'Re-measure; a miss that holds across runs gets EXPLAIN (ANALYZE, BUFFERS) of the count inside the create\'s transaction against psql\'s, parallel workers launched included.',
 };
 
 const POOLED_PARALLEL: Finding = {
@@ -48,7 +48,7 @@ export const FINDINGS: Record<string, Finding> = {
   'list-vs-peer': API_CPU,
   'list-vs-raw': API_CPU,
   'list-p99': {
-    why: 'Queueing on a saturated event loop: 32 connections at ~1,600 req/s wait ~20 ms on average (Little\'s law), and the gateway\'s one thread is busy all the time, so a request that arrives behind a burst waits for it; a larger young generation (--max-semi-space-size=64) moved p99 from 35.6 to 32.2 ms in one A/B, within the noise. The raw server, at ~0.35 ms a request, has a p99 of ~21-35 ms in the same runs, PostGraphile ~41-107 ms.',
+    why: 'Queueing on a saturated event loop: 32 connections at ~1,600 req/s wait ~20 ms on average (Little\'s law), and the gateway\'s one thread is busy all the time, so a request that arrives behind a burst waits for it; a larger young generation (--max-semi-space-size=64) moved p99 from 35.6 to 32.2 ms in one A/B, within the noise. The raw server, at ~0.33-0.35 ms a request, has a p99 of ~21-35 ms in the same runs, PostGraphile ~38-107 ms.',
     next: 'Less CPU per request (above): at raw\'s cost per request the same queue gives raw\'s p99.',
   },
 
@@ -94,6 +94,6 @@ export const FINDINGS: Record<string, Finding> = {
     why:
       'PGlite itself, mostly: in a first start logged at debug level the embedded PostgreSQL was up at ~2.0 s (process start, module loading, the initdb template\'s copy, PGlite instantiating its WebAssembly and starting PostgreSQL; a restart pays all of it but the copy, 1.8-1.9 s), the three migrations took ~0.45 s and the demo seed (2,000 customers, ~6,000 orders, 3 segments counted) ~0.7 s, PostgreSQL code running in WebAssembly for the first time (~1.1 s of a profiled first start). The template (~0.1-0.3 s) already replaces initdb (~3 s of CPU). V8\'s WebAssembly flags (lazy compilation, no tier-up, no dynamic tiering) and source maps off made no difference or were slower.',
     next:
-      'The same build has started in 1.95 s, 2.85 s, 3.18-3.46 s, 3.88 s and 4.3-5.0 s on machines of this kind (restarts 1.3-2.8 s). A template with the migrations applied would save only ~0.1-0.25 s (the warm-up moves to the seed); the demo data cannot be in one (it is dated from the first start\'s day); a smaller demo seed would trade the demo segments\' interest for time. Next: open the embedded database before the GraphQL and HTTP modules load rather than beside them, if a profile shows the two competing for the main thread.',
+      'The same build has started in 1.95 s, 2.85 s, 3.18-3.46 s, 3.88 s, 4.74 s and 4.3-5.0 s on machines of this kind, as the machine\'s load goes (restarts 1.3-2.8 s). A template with the migrations applied would save only ~0.1-0.25 s (the warm-up moves to the seed); the demo data cannot be in one (it is dated from the first start\'s day); a smaller demo seed would trade the demo segments\' interest for time. Next: open the embedded database before the GraphQL and HTTP modules load rather than beside them, if a profile shows the two competing for the main thread.',
   },
 };
