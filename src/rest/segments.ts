@@ -15,7 +15,7 @@ import { pageJson, pageRequest } from './pages.js';
 import type { GraphQLRunner } from './graphql.js';
 import { tenantOf } from '../schema/context.js';
 import { decodeCursor, encodeCursor } from '../schema/cursors.js';
-import { listRestSegments } from '../domain/segments/service.js';
+import { listRestSegmentPage } from '../sql/segments.js';
 import { queryParam, type RestCall, type RestReply, type RestRoute } from './route.js';
 
 /** A segment as the REST API shows it: the selection of `RestSegment`, as is. */
@@ -52,7 +52,7 @@ function listSegments(runner: GraphQLRunner) {
     const search = queryParam(call.query, 'search');
     await runner.check(ListSegments, { ...page.variables, status, search }, call.context);
     const after = page.variables.after === undefined ? undefined : decodeCursor(page.variables.after, 'cursor');
-    const { rows, total } = await listRestSegments(
+    const { rows, total } = await listRestSegmentPage(
       call.context.services.database.db,
       tenantOf(call.context).id,
       { status, search },

@@ -34,9 +34,7 @@ import {
   type SegmentSummaryRow,
   isCompleteRow,
   listSegmentPageWith,
-  listRestSegmentPage,
   findSegmentsWithSchemas,
-  type RestSegmentRow,
   type SegmentPageExtras,
 } from '../../sql/segments.js';
 import { retryingTx } from '../../sql/transactions.js';
@@ -645,20 +643,6 @@ export async function listSegmentsWith(
 ): Promise<SegmentPage> {
   const { rows, baseSchemas, total } = await listSegmentPageWith(db, tenantId, filter, page, extras);
   return { segments: rows.map((row) => (isCompleteRow(row) ? toSegmentRecord(row) : toSegmentSummary(row))), baseSchemas, total };
-}
-
-/**
- * A keyset page of the tenant's segments as the REST API shows them, each
- * already JSON text (`json`) with its keyset, and the total the filter
- * matches: one statement.
- */
-export function listRestSegments(
-  db: Queryable,
-  tenantId: string,
-  filter: SegmentFilter,
-  page: PageRequest,
-): Promise<{ rows: RestSegmentRow[]; total: number }> {
-  return listRestSegmentPage(db, tenantId, filter, page);
 }
 
 export function countSegmentsOf(db: Queryable, tenantId: string, filter: SegmentFilter): Promise<number> {
