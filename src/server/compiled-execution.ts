@@ -1,5 +1,8 @@
 import {
+  BREAK,
   getOperationAST,
+  Kind,
+  visit,
   getVariableValues,
   GraphQLError,
   type DocumentNode,
@@ -50,6 +53,7 @@ export function useCompiledExecution(options: CompiledExecutionOptions = {}): Pl
       return null;
     }
     if (known !== 'seen') return known;
+    if (!keepsFieldOrder(args.document)) return null;
     const compiled = compileQuery(args.schema, args.document, args.operationName ?? undefined);
     // What does not compile runs on graphql-js, which reports it as it always has.
     const entry: Compiled | null = isCompiledQuery(compiled) ? compiled : null;
@@ -93,6 +97,31 @@ export function useCompiledExecution(options: CompiledExecutionOptions = {}): Pl
       });
     },
   };
+}
+
+/**
+ * Whether graphql-jit writes the document's fields in the order graphql-js
+ * writes them (the order the query asks them in). Within a selection set it
+ * takes the fields first and the fragments after them, the last fragment
+ * first, so only documents whose selection sets end with at most one
+ * fragment (spread or inline) come out in the same order. Others run on
+ * graphql-js every time: a response does not change its key order between
+ * the first and the second run of a document.
+ */
+export function keepsFieldOrder(document: DocumentNode): boolean {
+  let keeps = true;
+  visit(document, {
+    SelectionSet(set) {
+      const fragments = set.selections.filter((selection) => selection.kind !== Kind.FIELD).length;
+      const last = set.selections[set.selections.length - 1];
+      if (fragments > 1 || (fragments === 1 && last?.kind === Kind.FIELD)) {
+        keeps = false;
+        return BREAK;
+      }
+      return undefined;
+    },
+  });
+  return keeps;
 }
 
 /**

@@ -83,7 +83,7 @@ async function fourRuns(query: string, variables: Record<string, unknown> | unde
 const bearer = (role: Role) => ({ authorization: `Bearer ${keys[role]}` });
 
 describe('the direct path', () => {
-  const cases: Array<[string, string, Record<string, unknown> | undefined, Role, 'answered' | 'handed over']> = [
+  const cases: Array<[string, string, Record<string, unknown> | undefined, Role, 'answered' | 'handed over' | 'yoga']> = [
     [
       'the benchmark list',
       'query List($n: Int!) { segments(first: $n) { edges { node { id name customerCount baseSchema { name } } } } }',
@@ -105,13 +105,21 @@ describe('the direct path', () => {
     ['a field refused to a viewer', '{ segments(first: 2) { edges { node { id preview { count } } } } }', undefined, 'viewer', 'handed over'],
     ['a missing node', '{ a: node(id: "seg_nope") { id } b: segment(id: "seg_nope") { id } }', undefined, 'viewer', 'answered'],
     ['a bad cursor', '{ segments(first: 1, after: "not-a-cursor") { totalCount } }', undefined, 'viewer', 'handed over'],
+    // graphql-jit would write the fragment's fields after the others: never compiled, so never known here.
+    [
+      'fragments before fields',
+      '{ segments(first: 2) { ...Total edges { node { ... on Segment { name } id } } } } fragment Total on SegmentConnection { totalCount }',
+      undefined,
+      'viewer',
+      'yoga',
+    ],
   ];
 
   it.each(cases)('%s: answers what yoga answered', async (_name, query, variables, role, path) => {
     const { answers, answered, handedOver } = await fourRuns(query, variables, bearer(role));
     for (const answer of answers.slice(1)) expect(answer).toEqual(answers[0]);
-    expect(path === 'answered' ? answered : handedOver).toBe(2);
-    expect(answered + handedOver).toBe(2);
+    if (path !== 'yoga') expect(path === 'answered' ? answered : handedOver).toBe(2);
+    expect(answered + handedOver).toBe(path === 'yoga' ? 0 : 2);
   });
 
   it('answers in the media type yoga would, and leaves yoga what only yoga answers', async () => {
