@@ -1,9 +1,11 @@
 /**
  * The raw baseline: the least a Node service can do to answer the benchmark's
- * reads. node:http and pg-promise, the product's own SQL statements
- * (src/sql: the page and its base schemas in one prepared statement, as the
- * gateway sends them), no GraphQL, no authentication, no validation: the limit any Node
- * service over this database has on this machine.
+ * reads. node:http and pg-promise, the product's own SQL statements as the
+ * gateway sends them (src/sql: the page with each edge written as JSON by
+ * PostgreSQL, as the gateway's list written by the database sends it; a
+ * segment and its base schema in one prepared statement), no GraphQL, no
+ * authentication, no validation: the limit any Node service over this
+ * database has on this machine.
  *
  *   GET /segments?limit=20   a page of the tenant's segments with their base schema's name
  *   GET /segments/<id>       one segment, the same fields
@@ -11,7 +13,14 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { connectDatabase } from '../src/sql/db.js';
 import type { BaseSchemaRecord } from '../src/domain/schemas/types.js';
-import { findSegmentsWithSchemas, listSegmentPageWith, type SegmentSummaryRow } from '../src/sql/segments.js';
+import {
+  BASE_SCHEMA_JSON_FIELDS,
+  findSegmentsWithSchemas,
+  jsonObject,
+  listSegmentJsonPage,
+  SEGMENT_JSON_FIELDS,
+  type SegmentSummaryRow,
+} from '../src/sql/segments.js';
 
 const tenantId = process.env.RAW_TENANT ?? 'bench-many';
 const database = connectDatabase({
@@ -31,10 +40,31 @@ function withSchemaNames(rows: SegmentSummaryRow[], schemas: BaseSchemaRecord[])
   }));
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+/** The benchmark's edge, `{ node { id name customerCount baseSchema { name } } }`, as the gateway has PostgreSQL write it. */
+const EDGE = {
+  edge: jsonObject([
+    [
+      'node',
+      jsonObject([
+        ['id', SEGMENT_JSON_FIELDS.id],
+        ['name', SEGMENT_JSON_FIELDS.name],
+        ['customerCount', SEGMENT_JSON_FIELDS.customerCount],
+        ['baseSchema', jsonObject([['name', BASE_SCHEMA_JSON_FIELDS.name]])],
+      ]),
+    ],
+  ]),
+  baseSchema: true,
+  cursor: false,
+  total: false,
+};
+
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  sendText(res, status, JSON.stringify(body));
 }
 
 const server = createServer((req, res) => {
@@ -44,9 +74,9 @@ const server = createServer((req, res) => {
     if (url.pathname === '/segments') {
       const limit = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 20)));
       // LIMIT n+1, as the relay connection asks, to know whether there is a next page.
-      const page = await listSegmentPageWith(db, tenantId, {}, { limit: limit + 1, inverted: false }, { baseSchemas: true, total: false, summary: true });
-      const nodes = withSchemaNames(page.rows.slice(0, limit), page.baseSchemas);
-      return send(res, 200, { data: { segments: { edges: nodes.map((node) => ({ node })) } } });
+      const page = await listSegmentJsonPage(db, tenantId, {}, { limit: limit + 1, inverted: false }, EDGE, true);
+      const edges = page.rows.slice(0, limit).map((row) => row.json);
+      return sendText(res, 200, `{"data":{"segments":{"edges":[${edges.join(',')}]}}}`);
     }
     const match = /^\/segments\/([^/]+)$/.exec(url.pathname);
     if (match) {

@@ -10,16 +10,14 @@ import {
   type ExecutionResult,
   type GraphQLError,
   type GraphQLInputType,
-  type GraphQLResolveInfo,
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
-import { allow, deny } from 'graphql-shield';
+import { deny } from 'graphql-shield';
 import type { ErrorDetail } from '../domain/errors.js';
 import type { GraphQLContext } from '../schema/context.js';
-import { forbiddenError } from '../schema/errors.js';
-import { fieldRule, type ShieldRule } from '../schema/shield-plugin.js';
+import { fieldRule, ruleVerdict, type ShieldRule } from '../schema/shield-plugin.js';
 import { messageOf, restErrorOf, restPath, RestError } from './errors.js';
 import { REST_OPERATIONS, type RestOperation } from './operations.js';
 import { withoutSuggestions } from '../server/graphql-guards.js';
@@ -221,27 +219,8 @@ function coercionDetail(prefix: string, path: ReadonlyArray<string | number>, er
   return { path: at(path), message: error.message };
 }
 
-/** Options as the shield plugin gives them (src/schema/shield-plugin.ts). */
-const SHIELD_OPTIONS: Parameters<ShieldRule['resolve']>[4] = {
-  debug: false,
-  allowExternalErrors: true,
-  fallbackRule: allow,
-  hashFunction: (value) => JSON.stringify(value),
-};
-
-/**
- * Evaluates a shield rule object as the shield middleware would before a
- * resolver, with a rule cache of its own. Rules read the principal in the
- * context only (src/schema/rules.ts), so there is no resolve info to give.
- */
+/** Evaluates a shield rule as the shield middleware would before a resolver; a refusal is thrown for REST. */
 async function enforce(rule: ShieldRule, context: GraphQLContext): Promise<void> {
-  const shieldContext = { ...context, _shield: { cache: {} } };
-  let verdict: unknown;
-  try {
-    verdict = await rule.resolve({}, {}, shieldContext, undefined as unknown as GraphQLResolveInfo, SHIELD_OPTIONS);
-  } catch (error) {
-    verdict = error;
-  }
-  if (verdict === true) return;
-  throw restErrorOf(verdict instanceof Error ? verdict : forbiddenError());
+  const verdict = await ruleVerdict(rule, context);
+  if (verdict !== true) throw restErrorOf(verdict);
 }

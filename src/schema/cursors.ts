@@ -78,41 +78,58 @@ class KeysetEdge<T extends { createdAt: Date; id: string }> {
 }
 
 /**
- * A relay connection over keyset pages of `(createdAt, id)`: page 400 costs
- * what page 1 costs. One statement for the page (LIMIT n+1 tells whether
- * there is more), one more for `totalCount` when asked. Relay's rules for
- * the arguments and page info are Pothos's own (`parseCursorConnectionArgs`,
- * as its `resolveCursorConnection` uses them); cursors are encoded lazily,
- * since most reads of a list never ask for them.
+ * What relay's arguments ask of a keyset page: the page to fetch, and how
+ * the rows fetched become its edges and page info. Relay's rules for the
+ * arguments and page info are Pothos's own (`parseCursorConnectionArgs`, as
+ * its `resolveCursorConnection` uses them); bad arguments throw as input errors.
  */
-export async function keysetConnection<T extends { createdAt: Date; id: string }>(
-  args: ConnectionArgs,
-  fetchPage: (page: KeysetPage) => Promise<T[]>,
-  count: () => Promise<number>,
-): Promise<KeysetConnection<T>> {
+export function keysetPage(args: ConnectionArgs) {
   const keysets = checkPageArgs(args);
   const { limit, inverted, expectedSize, hasPreviousPage, hasNextPage } = parseCursorConnectionArgs({
     args,
     defaultSize: DEFAULT_PAGE_SIZE,
     maxSize: MAX_PAGE_SIZE,
   });
-  const nodes = await fetchPage({ ...keysets, limit, inverted });
-  const trimmed = nodes.slice(0, expectedSize);
-  if (inverted) trimmed.reverse();
-  const edges = trimmed.map((node) => new KeysetEdge(node));
-  // With no edges, the cursors are those the client sent, as Pothos answers them.
-  const given = args.after ?? args.before ?? '';
+  return {
+    request: { ...keysets, limit, inverted } satisfies KeysetPage,
+    /** The rows fetched (up to `limit`) as the page shows them, in order. */
+    shown<T>(rows: T[]): T[] {
+      const trimmed = rows.slice(0, expectedSize);
+      if (inverted) trimmed.reverse();
+      return trimmed;
+    },
+    hasPreviousPage,
+    hasNextPage,
+    /** The cursors of an empty page: those the client sent, as Pothos answers them. */
+    given: args.after ?? args.before ?? '',
+  };
+}
+
+/**
+ * A relay connection over keyset pages of `(createdAt, id)`: page 400 costs
+ * what page 1 costs. One statement for the page (LIMIT n+1 tells whether
+ * there is more), one more for `totalCount` when asked. Cursors are encoded
+ * lazily, since most reads of a list never ask for them.
+ */
+export async function keysetConnection<T extends { createdAt: Date; id: string }>(
+  args: ConnectionArgs,
+  fetchPage: (page: KeysetPage) => Promise<T[]>,
+  count: () => Promise<number>,
+): Promise<KeysetConnection<T>> {
+  const page = keysetPage(args);
+  const nodes = await fetchPage(page.request);
+  const edges = page.shown(nodes).map((node) => new KeysetEdge(node));
   return {
     edges,
     pageInfo: {
       get startCursor() {
-        return edges[0]?.cursor ?? given;
+        return edges[0]?.cursor ?? page.given;
       },
       get endCursor() {
-        return edges[edges.length - 1]?.cursor ?? given;
+        return edges[edges.length - 1]?.cursor ?? page.given;
       },
-      hasPreviousPage: hasPreviousPage(nodes.length),
-      hasNextPage: hasNextPage(nodes.length),
+      hasPreviousPage: page.hasPreviousPage(nodes.length),
+      hasNextPage: page.hasNextPage(nodes.length),
     },
     totalCount: count,
   };

@@ -1,6 +1,6 @@
-import { isObjectType, type GraphQLSchema } from 'graphql';
+import { isObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import { applyMiddleware, type IMiddleware } from 'graphql-middleware';
-import { deny, shield, type and, type IRules } from 'graphql-shield';
+import { allow, deny, shield, type and, type IRules } from 'graphql-shield';
 import SchemaBuilder, {
   BasePlugin,
   type FieldNullability,
@@ -64,6 +64,25 @@ export function fieldRule(extensions: Record<string, unknown> | null | undefined
   return (extensions?.pothosOptions as { shield?: ShieldRule } | undefined)?.shield;
 }
 
+/** Options as the plugin's shield gives them. */
+const SHIELD_OPTIONS: Parameters<ShieldRule['resolve']>[4] = {
+  debug: false,
+  allowExternalErrors: true,
+  fallbackRule: allow,
+  hashFunction: (value) => JSON.stringify(value),
+};
+
+/**
+ * A rule's verdict for a request, as the shield middleware reaches it before
+ * a resolver: `true`, or the error the request is refused with. For the
+ * paths that answer an operation without executing it (the REST list, lists
+ * written by PostgreSQL). Rules read the principal in the context only
+ * (src/schema/rules.ts), so there is no resolve info to give.
+ */
+export function ruleVerdict(rule: ShieldRule, context: object): Promise<true | Error> {
+  return ShieldPlugin.verdict(rule, context);
+}
+
 /**
  * graphql-shield with its rules declared on the Pothos fields they guard.
  *
@@ -74,6 +93,22 @@ export function fieldRule(extensions: Record<string, unknown> | null | undefined
  * every field of every response.
  */
 export class ShieldPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
+  /**
+   * `ruleVerdict`: the rule evaluated with a rule cache of its own, over a
+   * view of the context (not a copy: a copy would run its getters).
+   */
+  static async verdict(rule: ShieldRule, context: object): Promise<true | Error> {
+    const shieldContext = Object.create(context, { _shield: { value: { cache: {} } } }) as Parameters<ShieldRule['resolve']>[2];
+    let verdict: unknown;
+    try {
+      verdict = await rule.resolve({}, {}, shieldContext, undefined as unknown as GraphQLResolveInfo, SHIELD_OPTIONS);
+    } catch (error) {
+      verdict = error;
+    }
+    if (verdict === true) return true;
+    return verdict instanceof Error ? verdict : forbiddenError();
+  }
+
   override afterBuild(schema: GraphQLSchema): GraphQLSchema {
     const rules: IRules = {};
     for (const type of Object.values(schema.getTypeMap())) {

@@ -16,6 +16,7 @@ import type { ObservedOperation } from './graphql-guards.js';
 import { metrics } from './metrics.js';
 import { costRefusals } from './operation-limits.js';
 import { classifyOperation, type RequestClass } from './request-class.js';
+import { planSegmentList, type SegmentListPlan } from './segment-list-plan.js';
 
 /**
  * A query document yoga has already parsed, validated (operation limits
@@ -27,6 +28,8 @@ interface KnownOperation {
   operation: OperationDefinitionNode;
   requestClass: RequestClass;
   compiled: Compiled;
+  /** Set when PostgreSQL can write the whole answer (segment-list-plan.ts). */
+  plan: SegmentListPlan | null;
 }
 
 /**
@@ -39,7 +42,8 @@ interface KnownOperation {
 export type DirectHandover = { refusal: unknown } | { context: GraphQLContext; result?: ExecutionResult };
 
 const ANSWERED = Symbol('answered');
-type Outcome = typeof ANSWERED | DirectHandover | undefined;
+const WRITTEN_BY_DATABASE = Symbol('written by the database');
+type Outcome = typeof ANSWERED | typeof WRITTEN_BY_DATABASE | DirectHandover | undefined;
 
 /** How many known documents are kept; past that the oldest is forgotten (and learnt again on its next run). */
 const KNOWN_DOCUMENTS = 1_000;
@@ -102,9 +106,11 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
     if (!entry) return undefined;
 
     const variables = params.variables ?? {};
+    let coercedVariables: Record<string, unknown> = {};
     if (entry.operation.variableDefinitions?.length) {
       const coerced = getVariableValues(schema, entry.operation.variableDefinitions, variables, { maxErrors: 50 });
       if (coerced.errors) return undefined;
+      coercedVariables = coerced.coerced;
     }
     if (costRefusals(schema, entry.document, variables, limits).length > 0) return undefined;
 
@@ -120,13 +126,19 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
     } catch (refusal) {
       return { refusal };
     }
+    if (entry.plan) {
+      // Whatever the plan does not write (a refusal, a bad argument, a failed statement) the compiled run answers.
+      const written = await entry.plan.answer(context, coercedVariables).catch(() => null);
+      if (written !== null) {
+        send(res, answerType, written);
+        return WRITTEN_BY_DATABASE;
+      }
+    }
     const result = (await entry.compiled.query(undefined, context, variables)) as ExecutionResult;
     if (result.errors?.length || result.extensions) {
       return { context, result: result.errors?.length ? asInterpreted(result, entry.document.loc?.source) : result };
     }
-    const body = entry.compiled.stringify(result);
-    res.writeHead(200, { 'content-type': `${answerType}; charset=utf-8`, 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    send(res, answerType, entry.compiled.stringify(result));
     return ANSWERED;
   };
 
@@ -137,16 +149,28 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
       const key = keyOf(query, operationName);
       if (known.has(key)) return;
       if (known.size >= KNOWN_DOCUMENTS) known.delete(known.keys().next().value!);
-      known.set(key, { document, operation, requestClass: classifyOperation(document, operationName), compiled });
+      known.set(key, {
+        document,
+        operation,
+        requestClass: classifyOperation(document, operationName),
+        compiled,
+        plan: planSegmentList(schema, document, operation),
+      });
     },
 
     async answer(req, res, requestId, observed) {
       const outcome = await attempt(req, res, requestId, observed);
       if (outcome === undefined) return undefined;
-      metrics.graphqlDirect.inc({ outcome: outcome === ANSWERED ? 'answered' : 'handed_over' });
-      return outcome === ANSWERED ? true : outcome;
+      const answered = outcome === ANSWERED || outcome === WRITTEN_BY_DATABASE;
+      metrics.graphqlDirect.inc({ outcome: outcome === WRITTEN_BY_DATABASE ? 'written_by_database' : answered ? 'answered' : 'handed_over' });
+      return answered ? true : outcome;
     },
   };
+}
+
+function send(res: ServerResponse, answerType: string, body: string): void {
+  res.writeHead(200, { 'content-type': `${answerType}; charset=utf-8`, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /**

@@ -85,7 +85,7 @@ export const metrics = {
   }),
   graphqlDirect: new RequestCounter(
     'segment_gateway_graphql_direct_total',
-    'GraphQL reads of known documents taken by the direct path, by outcome: answered there, or handed to yoga admitted (errors to format, admission refused)',
+    'GraphQL reads of known documents taken by the direct path, by outcome: answered there (compiled, or written by the database), or handed to yoga admitted (errors to format, admission refused)',
     ['outcome'],
     registry,
   ),

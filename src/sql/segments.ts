@@ -249,9 +249,9 @@ export async function listSegmentPageWith(
  * with the number of segments `filter` matches as `total`; an empty page is
  * one row of nulls that carries it.
  */
-function withTotal(page: string, filter: SegmentFilter, where: string, request: PageRequest): string {
+function withTotal(page: string, filter: SegmentFilter, where: string, request: PageRequest, columns = 'page.*'): string {
   const total = countExpression(filter, where);
-  return `SELECT page.*, total.n AS total FROM (SELECT ${total} AS n) total LEFT JOIN (${page}) page ON true ORDER BY ${qualified(pageOrder(request), 'page')}`;
+  return `SELECT ${columns}, total.n AS total FROM (SELECT ${total} AS n) total LEFT JOIN (${page}) page ON true ORDER BY ${qualified(pageOrder(request), 'page')}`;
 }
 
 /** A timestamptz as the DateTime scalar writes it (JavaScript's toISOString): UTC, to the millisecond, `Z`. */
@@ -297,6 +297,100 @@ export async function listRestSegmentPage(
     JOIN base_schemas b ON b.tenant_id = $1 AND b.id = p.base_schema_id`;
   const rows = await db.any<RestSegmentRow & { total: number }>(named(withTotal(text, filter, where, page), values));
   return { rows: rows.filter((row) => row.id !== null), total: rows[0]!.total };
+}
+
+/**
+ * The fields of a segment and of its base schema as a list written by
+ * PostgreSQL shows them: each field's GraphQL value as an SQL expression
+ * (text for a JSON string, integer for a number, null for null) over
+ * a page row `p` and its base schema `b`, written by `row_to_json` as the
+ * compiled execution writes it (`customer_count` is an Int there, so a count
+ * past its range fails the statement, as it fails the field).
+ */
+export const SEGMENT_JSON_FIELDS = {
+  id: 'p.id',
+  tenantId: 'p.tenant_id',
+  name: 'p.name',
+  description: 'p.description',
+  status: 'p.status',
+  entityType: 'p.entity_type',
+  baseSchemaId: 'p.base_schema_id',
+  baseSchemaName: 'b.name',
+  customerCount: 'p.customer_count::int',
+  viewName: 'p.view_name',
+  lastRefreshedAt: isoText('p.last_refreshed_at'),
+  createdAt: isoText('p.created_at'),
+  updatedAt: isoText('p.updated_at'),
+  version: 'p.version',
+} as const;
+
+export const BASE_SCHEMA_JSON_FIELDS = {
+  id: 'b.id',
+  tenantId: 'b.tenant_id',
+  name: 'b.name',
+  displayName: 'b.display_name',
+  description: 'b.description',
+  entityType: 'b.entity_type',
+  tableName: 'b.table_name',
+  createdAt: isoText('b.created_at'),
+  updatedAt: isoText('b.updated_at'),
+} as const;
+
+/** The row's relay cursor, as `encodeCursor` (src/schema/cursors.ts) makes it: base64url of `{"c":createdAt,"i":id}`. */
+export const SEGMENT_CURSOR = `rtrim(translate(encode(convert_to('{"c":"' || ${isoText('p.created_at')} || '","i":' || to_json(p.id)::text || '}', 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')`;
+
+/** A constant string, as a value expression. */
+export function textConstant(text: string): string {
+  return `${pgp.as.text(text)}::text`;
+}
+
+/** A JSON object of `entries` (key, value expression), in their order, as compact JSON (`row_to_json`). */
+export function jsonObject(entries: ReadonlyArray<readonly [key: string, value: string]>): string {
+  return `(SELECT row_to_json(o) FROM (SELECT ${entries.map(([key, value]) => `${value} AS ${pgp.as.name(key)}`).join(', ')}) o)`;
+}
+
+/** What a page written by PostgreSQL holds for each row. */
+export interface SegmentJsonShape {
+  /** The JSON of an edge (`jsonObject` of the expressions above). */
+  edge: string;
+  /** Whether `edge` reads the base schema `b`. */
+  baseSchema: boolean;
+  /** Also each row's cursor, as text. */
+  cursor: boolean;
+  /** Also the number of segments the filter matches. */
+  total: boolean;
+}
+
+/**
+ * A page of segments with each row's edge written as JSON by PostgreSQL,
+ * in one statement: the rows (`limit` of them at most, in the page's
+ * order) and, when asked, the total.
+ */
+export async function listSegmentJsonPage(
+  db: Queryable,
+  tenantId: string,
+  filter: SegmentFilter,
+  page: PageRequest,
+  shape: SegmentJsonShape,
+  prepared: boolean,
+): Promise<{ rows: Array<{ json: string; cursor: string }>; total: number | null }> {
+  const values: unknown[] = [tenantId];
+  const where = filterClause(filter, values);
+  const join = shape.baseSchema ? ' JOIN base_schemas b ON b.tenant_id = $1 AND b.id = p.base_schema_id' : '';
+  const cursor = shape.cursor ? `, ${SEGMENT_CURSOR} AS cursor` : '';
+  const rowsOf = `SELECT ${shape.edge}::text AS json${cursor}, p.created_at, p.id
+    FROM (${pageQuery(where, page, values, COLUMNS)}) p${join}`;
+  const columns = shape.cursor ? 'page.json, page.cursor' : 'page.json';
+  const text = shape.total
+    ? withTotal(rowsOf, filter, where, page, columns)
+    : `SELECT ${columns} FROM (${rowsOf}) page ORDER BY ${qualified(pageOrder(page), 'page')}`;
+  type Row = { json: string | null; cursor: string; total?: number };
+  const query = prepared ? named(text, values) : new pgp.ParameterizedQuery({ text, values });
+  const rows = await db.any<Row>(query);
+  return {
+    rows: rows.filter((row): row is Row & { json: string } => row.json !== null),
+    total: shape.total ? rows[0]!.total! : null,
+  };
 }
 
 export interface NewSegment {

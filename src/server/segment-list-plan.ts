@@ -1,0 +1,288 @@
+import {
+  getArgumentValues,
+  Kind,
+  visit,
+  BREAK,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+import { tenantOf, type GraphQLContext } from '../schema/context.js';
+import { keysetPage } from '../schema/cursors.js';
+import { fieldRule, ruleVerdict } from '../schema/shield-plugin.js';
+import {
+  BASE_SCHEMA_JSON_FIELDS,
+  jsonObject,
+  listSegmentJsonPage,
+  SEGMENT_CURSOR,
+  SEGMENT_JSON_FIELDS,
+  textConstant,
+  type SegmentJsonShape,
+} from '../sql/segments.js';
+
+/**
+ * A query of the segment list that PostgreSQL can write whole: a document
+ * whose only root field is `segments` and whose selection holds only what
+ * maps to a column (see `SEGMENT_JSON_FIELDS`), the base schema's columns,
+ * cursors, page info, `totalCount` and `__typename`.
+ */
+export interface SegmentListPlan {
+  /**
+   * The response's JSON text, or null when this request is for the compiled
+   * execution to answer (a rule refuses it, an argument is bad: what it
+   * answers then is an error this plan does not write).
+   */
+  answer(context: GraphQLContext, variables: Record<string, unknown>): Promise<string | null>;
+}
+
+/**
+ * Distinct edge shapes whose statements are prepared on every connection;
+ * later shapes run as unnamed statements, so that documents with ever new
+ * selections cannot grow each connection's prepared statements without end.
+ */
+const PREPARED_SHAPES = 32;
+const preparedShapes = new Set<string>();
+
+type Selected = Map<string, FieldNode[]>;
+
+/** A value of the response at one key, written when the request's page is known. */
+type ConnectionPart = { key: string } & (
+  | { kind: 'edges' }
+  | { kind: 'totalCount' }
+  | { kind: 'typename'; name: string }
+  | { kind: 'pageInfo'; fields: Array<{ key: string; field: string }> }
+);
+
+/**
+ * The plan of `operation`, or null when the document asks anything a plan
+ * does not write (then the compiled execution answers it, as before).
+ * Directives are not evaluated here: a document with any is not planned.
+ */
+export function planSegmentList(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): SegmentListPlan | null {
+  if (operation.operation !== 'query' || hasDirectives(document)) return null;
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+  }
+  const collect = (fields: readonly FieldNode[], types: readonly string[]) =>
+    collectFields(
+      fields.flatMap((field) => (field.selectionSet ? [field.selectionSet] : [])),
+      types,
+      fragments,
+    );
+
+  const queryType = schema.getQueryType();
+  const field = queryType?.getFields().segments;
+  const rule = field ? fieldRule(field.extensions) : undefined;
+  const root = collectFields([operation.selectionSet], [queryType?.name ?? 'Query'], fragments);
+  if (!queryType || !field || !rule || !root) return null;
+
+  let list: { key: string; nodes: FieldNode[] } | null = null;
+  const rootParts: Array<{ key: string; typename?: string }> = [];
+  for (const [key, nodes] of root) {
+    const name = nodes[0]!.name.value;
+    if (name === '__typename') rootParts.push({ key, typename: queryType.name });
+    else if (name === 'segments' && !list) {
+      list = { key, nodes };
+      rootParts.push({ key });
+    } else return null;
+  }
+  if (!list) return null;
+
+  const plain = plainFields(schema);
+  const connection = collect(list.nodes, ['SegmentConnection']);
+  if (!connection) return null;
+  const parts: ConnectionPart[] = [];
+  let edgeNodes: FieldNode[] = [];
+  for (const [key, nodes] of connection) {
+    const name = nodes[0]!.name.value;
+    if (name === 'edges') {
+      // One shape of edge a statement.
+      if (edgeNodes.length > 0) return null;
+      edgeNodes = nodes;
+      parts.push({ key, kind: 'edges' });
+    } else if (name === 'totalCount') parts.push({ key, kind: 'totalCount' });
+    else if (name === '__typename') parts.push({ key, kind: 'typename', name: 'SegmentConnection' });
+    else if (name === 'pageInfo') {
+      const info = collect(nodes, ['PageInfo']);
+      if (!info) return null;
+      const fields = [...info].map(([infoKey, infoNodes]) => ({ key: infoKey, field: infoNodes[0]!.name.value }));
+      if (!fields.every(({ field: f }) => f === '__typename' || plain('PageInfo', f))) return null;
+      parts.push({ key, kind: 'pageInfo', fields });
+    } else return null;
+  }
+
+  let readsBaseSchema = false;
+  const edgeEntries: Array<[string, string]> = [];
+  const edge = edgeNodes.length > 0 ? collect(edgeNodes, ['SegmentConnectionEdge']) : new Map<string, FieldNode[]>();
+  if (!edge) return null;
+  for (const [key, nodes] of edge) {
+    const name = nodes[0]!.name.value;
+    if (name === 'cursor') edgeEntries.push([key, SEGMENT_CURSOR]);
+    else if (name === '__typename') edgeEntries.push([key, textConstant('SegmentConnectionEdge')]);
+    else if (name === 'node') {
+      const segment = collect(nodes, ['Segment', 'Node']);
+      if (!segment) return null;
+      const nodeEntries: Array<[string, string]> = [];
+      for (const [nodeKey, fieldNodes] of segment) {
+        const fieldName = fieldNodes[0]!.name.value;
+        if (fieldName === '__typename') nodeEntries.push([nodeKey, textConstant('Segment')]);
+        else if (fieldName === 'baseSchema' && plain('Segment', fieldName)) {
+          const schemaEntries = columnsOf(collect(fieldNodes, ['BaseSchema', 'Node']), 'BaseSchema', BASE_SCHEMA_JSON_FIELDS, plain);
+          if (!schemaEntries) return null;
+          nodeEntries.push([nodeKey, jsonObject(schemaEntries)]);
+          readsBaseSchema = true;
+        } else if (Object.hasOwn(SEGMENT_JSON_FIELDS, fieldName) && plain('Segment', fieldName)) {
+          nodeEntries.push([nodeKey, SEGMENT_JSON_FIELDS[fieldName as keyof typeof SEGMENT_JSON_FIELDS]]);
+          if (fieldName === 'baseSchemaName') readsBaseSchema = true;
+        } else return null;
+      }
+      edgeEntries.push([key, jsonObject(nodeEntries)]);
+    } else return null;
+  }
+
+  const wantsCursor = parts.some(
+    (part) => part.kind === 'pageInfo' && part.fields.some((f) => f.field === 'startCursor' || f.field === 'endCursor'),
+  );
+  const shape: SegmentJsonShape = {
+    edge: edgeEntries.length > 0 ? jsonObject(edgeEntries) : `'{}'::json`,
+    baseSchema: readsBaseSchema,
+    cursor: wantsCursor,
+    total: parts.some((part) => part.kind === 'totalCount'),
+  };
+  if (preparedShapes.size < PREPARED_SHAPES) preparedShapes.add(shape.edge);
+  const prepared = preparedShapes.has(shape.edge);
+  const listField = list.nodes[0]!;
+  return {
+    async answer(context, variables) {
+      if ((await ruleVerdict(rule, context)) !== true) return null;
+      const args = getArgumentValues(field as GraphQLField<unknown, unknown>, listField, variables) as ListArgs;
+      const page = keysetPage(args);
+      const found = await listSegmentJsonPage(
+        context.services.database.db,
+        tenantOf(context).id,
+        { status: args.status, search: args.search },
+        page.request,
+        shape,
+        prepared,
+      );
+      const rows = page.shown(found.rows);
+      const pageInfo = {
+        hasNextPage: page.hasNextPage(found.rows.length),
+        hasPreviousPage: page.hasPreviousPage(found.rows.length),
+        startCursor: rows[0]?.cursor ?? page.given,
+        endCursor: rows[rows.length - 1]?.cursor ?? page.given,
+        __typename: 'PageInfo',
+      };
+      const written = parts.map((part) => {
+        const value =
+          part.kind === 'edges'
+            ? `[${rows.map((row) => row.json).join(',')}]`
+            : part.kind === 'totalCount'
+              ? String(found.total)
+              : part.kind === 'typename'
+                ? JSON.stringify(part.name)
+                : `{${part.fields.map((f) => `${JSON.stringify(f.key)}:${JSON.stringify(pageInfo[f.field as keyof typeof pageInfo])}`).join(',')}}`;
+        return `${JSON.stringify(part.key)}:${value}`;
+      });
+      const data = rootParts.map((part) =>
+        part.typename === undefined ? `${JSON.stringify(part.key)}:{${written.join(',')}}` : `${JSON.stringify(part.key)}:${JSON.stringify(part.typename)}`,
+      );
+      return `{"data":{${data.join(',')}}}`;
+    },
+  };
+}
+
+interface ListArgs {
+  first?: number | null;
+  last?: number | null;
+  after?: string | null;
+  before?: string | null;
+  status?: string | null;
+  search?: string | null;
+}
+
+/** `(type, field)` → whether the schema has that field without a shield rule of its own. */
+function plainFields(schema: GraphQLSchema) {
+  return (typeName: string, fieldName: string): boolean => {
+    const type = schema.getType(typeName);
+    if (!type || !('getFields' in type)) return false;
+    const field = type.getFields()[fieldName];
+    return field !== undefined && fieldRule(field.extensions as Record<string, unknown>) === undefined;
+  };
+}
+
+/** The entries of an object whose every field is a column of `columns` (or `__typename`), or null. */
+function columnsOf(
+  selected: Selected | null,
+  typeName: string,
+  columns: Record<string, string>,
+  plain: (typeName: string, fieldName: string) => boolean,
+): Array<[string, string]> | null {
+  if (!selected) return null;
+  const entries: Array<[string, string]> = [];
+  for (const [key, nodes] of selected) {
+    const name = nodes[0]!.name.value;
+    if (name === '__typename') entries.push([key, textConstant(typeName)]);
+    else if (Object.hasOwn(columns, name) && plain(typeName, name)) entries.push([key, columns[name]!]);
+    else return null;
+  }
+  return entries;
+}
+
+/**
+ * The fields of `sets` by response key, in the order a response shows them,
+ * through fragments whose type condition is one of `types` (graphql-js's
+ * `collectFields` without directives); null when a fragment has any other.
+ */
+function collectFields(
+  sets: readonly SelectionSetNode[],
+  types: readonly string[],
+  fragments: Record<string, FragmentDefinitionNode>,
+): Selected | null {
+  const selected: Selected = new Map();
+  const visited = new Set<string>();
+  const walk = (set: SelectionSetNode): boolean => {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const key = selection.alias?.value ?? selection.name.value;
+        const same = selected.get(key);
+        if (same) same.push(selection);
+        else selected.set(key, [selection]);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const condition = selection.typeCondition?.name.value;
+        if (condition !== undefined && !types.includes(condition)) return false;
+        if (!walk(selection.selectionSet)) return false;
+      } else {
+        const name = selection.name.value;
+        if (visited.has(name)) continue;
+        visited.add(name);
+        const fragment = fragments[name];
+        if (!fragment || !types.includes(fragment.typeCondition.name.value)) return false;
+        if (!walk(fragment.selectionSet)) return false;
+      }
+    }
+    return true;
+  };
+  for (const set of sets) if (!walk(set)) return null;
+  return selected;
+}
+
+function hasDirectives(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Directive() {
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
+}
