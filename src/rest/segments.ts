@@ -14,7 +14,7 @@ import {
 import { pageJson, pageRequest } from './pages.js';
 import type { GraphQLRunner } from './graphql.js';
 import { tenantOf } from '../schema/context.js';
-import { decodeCursor, encodeCursor } from '../schema/cursors.js';
+import { decodeCursor } from '../schema/cursors.js';
 import { listRestSegmentPage } from '../sql/segments.js';
 import { queryParam, type RestCall, type RestReply, type RestRoute } from './route.js';
 
@@ -62,7 +62,7 @@ function listSegments(runner: GraphQLRunner) {
       rows.map((row) => row.json),
       page.limit,
       total,
-      (i) => encodeCursor({ createdAt: rows[i]!.created_at, id: rows[i]!.id }),
+      (i) => rows[i]!.cursor,
     );
     return { status: 200, json };
   };

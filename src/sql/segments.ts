@@ -272,17 +272,16 @@ const REST_SEGMENT_JSON = `(SELECT row_to_json(r) FROM (SELECT
   ${isoText('p.last_refreshed_at')} AS "lastRefreshedAt", ${isoText('p.created_at')} AS "createdAt",
   ${isoText('p.updated_at')} AS "updatedAt", p.version) r)::text`;
 
-/** One REST segment as JSON text, with its page's keyset. */
+/** One REST segment as JSON text, with its relay cursor. */
 export interface RestSegmentRow {
   json: string;
-  created_at: Date;
-  id: string;
+  cursor: string;
 }
 
 /**
- * A page of REST segments built as JSON by PostgreSQL, and the number of
- * segments the filter matches, in one prepared statement: the REST list
- * sends the JSON on as it comes.
+ * A page of REST segments built as JSON by PostgreSQL, each with its cursor,
+ * and the number of segments the filter matches, in one prepared statement:
+ * the REST list sends the JSON on as it comes.
  */
 export async function listRestSegmentPage(
   db: Queryable,
@@ -292,11 +291,12 @@ export async function listRestSegmentPage(
 ): Promise<{ rows: RestSegmentRow[]; total: number }> {
   const values: unknown[] = [tenantId];
   const where = filterClause(filter, values);
-  const text = `SELECT ${REST_SEGMENT_JSON} AS json, p.created_at, p.id
+  const text = `SELECT ${REST_SEGMENT_JSON} AS json, ${SEGMENT_CURSOR} AS cursor, p.created_at, p.id
     FROM (${pageQuery(where, page, values, COLUMNS)}) p
     JOIN base_schemas b ON b.tenant_id = $1 AND b.id = p.base_schema_id`;
-  const rows = await db.any<RestSegmentRow & { total: number }>(named(withTotal(text, filter, where, page), values));
-  return { rows: rows.filter((row) => row.id !== null), total: rows[0]!.total };
+  type Row = { json: string | null; cursor: string; total: number };
+  const rows = await db.any<Row>(named(withTotal(text, filter, where, page, 'page.json, page.cursor'), values));
+  return { rows: rows.filter((row): row is Row & { json: string } => row.json !== null), total: rows[0]!.total };
 }
 
 /**

@@ -390,7 +390,8 @@ describe('the REST list, written as JSON by PostgreSQL', () => {
     const plain = await listRestSegmentPage(db(), ownTenant, {}, page);
     for (const zone of ['Asia/Kathmandu', 'America/St_Johns', 'Pacific/Kiritimati']) {
       const zoned = await db().tx((t) => t.none('SET LOCAL TIME ZONE $1', [zone]).then(() => listRestSegmentPage(t, ownTenant, {}, page)));
-      expect(zoned.rows.map((row) => row.json)).toEqual(plain.rows.map((row) => row.json));
+      // The segments and their cursors.
+      expect(zoned.rows).toEqual(plain.rows);
     }
   });
 
