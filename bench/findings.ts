@@ -12,10 +12,9 @@ interface Finding {
 
 const API_CPU: Finding = {
   why:
-    'The gateway\'s own CPU on a shared machine: its event loop is saturated (one core) while PostgreSQL and the load generator share the other, and single rounds move a lot (per-round ratios 0.99× to 3.2× in the full run of 27 November 20:20, 1.11× to 1.44× in the run of 20:43, whose medians gave 1.45× and 1.25×). Per request the gateway spends 0.58-0.60 ms of CPU on a list against PostGraphile\'s 0.82-0.86 (1.36-1.48×) and raw\'s ~0.33-0.35, after the per-request fixes of 27 November (docs/performance.md: admission, metrics, log line, body; ~8% of its CPU in A/Bs). ' +
-    'What it adds to raw is now thin everywhere (cpu-prof of the list): admission ~3% of the profile, the request\'s metrics and log line ~1.7%, the body ~1%, the compiled execution with its resolvers and cursors ~4%, the page statement\'s text built per request ~1.3%, 21 created_at values parsed ~1.5%, against what raw pays too (the socket writes ~25%, reading the rows ~15%, GC ~7%).',
+    'The gateway\'s own CPU on a shared machine, or a list the direct path did not write. Since 27 November 22:00 a known list document that selects only column fields is answered with JSON PostgreSQL writes in the page\'s one statement (docs/performance.md, "Writing the page"): 0.27-0.34 ms of CPU a list in the full run of 22:18 against PostGraphile\'s 0.70-0.92 and raw\'s 0.18-0.24 (raw sends the same statement); before, 0.58-0.60 ms, 1.25-1.45× PostGraphile. Single rounds move by up to 40% in req/s on this machine (1,638 to 3,171 for the gateway in that run).',
   next:
-    'Parts of ~1-1.5% each: the page statement\'s text kept by its shape rather than rebuilt, created_at read as epoch milliseconds rather than parsed, fewer objects per row (GC is ~7%). Judge it on CPU per request (the table\'s column), which moves less than req/s here.',
+    'Compare the CPU column: above ~0.4 ms a list, check that `segment_gateway_graphql_direct_total{outcome="written_by_database"}` counted the load\'s requests, then profile (`bench/profile.ts --read list`).',
 };
 
 const SHORT_COUNT_NOISE: Finding = {
@@ -48,17 +47,18 @@ export const FINDINGS: Record<string, Finding> = {
   'list-vs-peer': API_CPU,
   'list-vs-raw': API_CPU,
   'list-p99': {
-    why: 'Queueing on a saturated event loop: 32 connections at ~1,600 req/s wait ~20 ms on average (Little\'s law), and the gateway\'s one thread is busy all the time, so a request that arrives behind a burst waits for it; a larger young generation (--max-semi-space-size=64) moved p99 from 35.6 to 32.2 ms in one A/B, within the noise. The raw server, at ~0.33-0.35 ms a request, has a p99 of ~21-35 ms in the same runs, PostGraphile ~38-107 ms.',
-    next: 'Less CPU per request (above): at raw\'s cost per request the same queue gives raw\'s p99.',
+    why: 'Queueing on the gateway\'s event loop and on two cores shared with PostgreSQL and the load generator: at ~2,600 req/s, 32 connections wait ~12 ms on average (Little\'s law, p50 ~11.5 ms), and a request that arrives behind a burst, a scavenge or a time slice given to another process waits for it. Per round the p99 moved from 22 to 45 ms in the full run of 22:18 (median 25.5 ms), raw\'s from 16 to 28 ms at ~0.2 ms of CPU a request; before the lists written by PostgreSQL it was 47-51 ms.',
+    next: 'The fixed cost a request still adds to raw (~0.1 ms: admission with its key digest, the body\'s parse, variable coercion and the cost check, response headers, metrics); then GC pauses under load (`--trace-gc`) if p99 stays above twice p50.',
   },
 
   'rest-vs-graphql': {
     why:
-      'The REST page is written as JSON by PostgreSQL (docs/decisions.md): in an A/B on the seeded database (32 connections, three rounds) its CPU fell from 0.89-1.10 to 0.36-0.43 ms a page, below the GraphQL list\'s ~0.6 ms, and it answered 1,705-1,939 req/s against 833-1,163 before; the page is still 20 whole segments, ~11.4 KB against GraphQL\'s 2.3 KB, so the socket writes cost it more. A miss with REST\'s CPU a request below GraphQL\'s is the machine: the rounds of one run differ by up to 30% in req/s.',
-    next: 'Compare the CPU column of the two rows; if REST\'s is the higher, profile it (`bench/profile.ts --read rest-list`).',
+      'The REST page\'s size, not its route: 20 whole segments (18 fields, ~11.4 KB) against the GraphQL list\'s four fields (~2.3 KB). Both are written by PostgreSQL now, and the GraphQL list got 45% cheaper (docs/performance.md). PostgreSQL executes the REST page\'s statement in ~0.3-0.5 ms against ~0.10 ms for the GraphQL page (EXPLAIN ANALYZE, TIMING OFF, 200 runs: 21 whole rows as JSON, four instants formatted each, a cursor), and the gateway spends 0.35-0.40 ms of CPU a REST page against 0.27-0.33 ms (the larger socket write: writev ~40% of the REST profile, ~33% of the GraphQL one). On two cores shared by the gateway, PostgreSQL and the load generator, REST runs out of machine first: 1,506-1,775 req/s against the GraphQL list\'s 1,638-3,171. Before the GraphQL lists were written by PostgreSQL it measured 0.98×.',
+    next:
+      'Less for PostgreSQL to do per REST page: the 21st row (fetched only to tell that another page follows) without its JSON, the per-row subquery replaced by a composite type (~8% of the statement\'s time in a psql loop of 1,000 runs); and the REST route measured against a GraphQL list of the same whole segments, to separate the route\'s cost from the payload\'s.',
   },
   'shield-cost': {
-    why: 'A fixed cost a request, a growing share as the rest got cheaper: graphql-middleware\'s wrapper and shield\'s asynchronous rule evaluation on the root field, ~2.7% of the list\'s profile; measured against the gateway without shield, -2.5% to +10.7% of CPU a request across the runs of 27 November, whose rounds differ by 15-30% in req/s.',
+    why: 'A fixed cost a request: graphql-middleware\'s wrapper and shield\'s asynchronous rule evaluation on the root field; on lists written by PostgreSQL, the same rule evaluated by the plugin\'s verdict before the statement (the gateway without shield replaces both). Measured against the gateway without shield: -4% to +10.7% of CPU a request across the runs of 27 November, whose rounds differ by 15-40% in req/s.',
     next: 'Root fields\' rules called directly (the same shield rule objects, without graphql-middleware\'s wrapper), as the REST routes that stream already check them.',
   },
   'create-simple': POOLED_PARALLEL,

@@ -94,11 +94,13 @@ export function ruleVerdict(rule: ShieldRule, context: object): Promise<true | E
  */
 export class ShieldPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
   /**
-   * `ruleVerdict`: the rule evaluated with a rule cache of its own, over a
-   * view of the context (not a copy: a copy would run its getters).
+   * `ruleVerdict`: the rule evaluated with the request's rule cache, which
+   * shield's middleware keeps on the context as `_shield` and creates there
+   * when absent, as this does.
    */
   static async verdict(rule: ShieldRule, context: object): Promise<true | Error> {
-    const shieldContext = Object.create(context, { _shield: { value: { cache: {} } } }) as Parameters<ShieldRule['resolve']>[2];
+    const shieldContext = context as Parameters<ShieldRule['resolve']>[2];
+    shieldContext._shield ??= { cache: {} };
     let verdict: unknown;
     try {
       verdict = await rule.resolve({}, {}, shieldContext, undefined as unknown as GraphQLResolveInfo, SHIELD_OPTIONS);

@@ -1,6 +1,7 @@
 import {
-  getArgumentValues,
+  isLeafType,
   Kind,
+  valueFromAST,
   visit,
   BREAK,
   type DocumentNode,
@@ -160,11 +161,12 @@ export function planSegmentList(
   };
   if (preparedShapes.size < PREPARED_SHAPES) preparedShapes.add(shape.edge);
   const prepared = preparedShapes.has(shape.edge);
-  const listField = list.nodes[0]!;
+  const readArguments = argumentReader(field as GraphQLField<unknown, unknown>, list.nodes[0]!);
+  if (!readArguments) return null;
   return {
     async answer(context, variables) {
       if ((await ruleVerdict(rule, context)) !== true) return null;
-      const args = getArgumentValues(field as GraphQLField<unknown, unknown>, listField, variables) as ListArgs;
+      const args = readArguments(variables);
       const page = keysetPage(args);
       const found = await listSegmentJsonPage(
         context.services.database.db,
@@ -208,6 +210,39 @@ interface ListArgs {
   before?: string | null;
   status?: string | null;
   search?: string | null;
+}
+
+/**
+ * The field's arguments from a request's coerced variables, as
+ * graphql-js's `getArgumentValues` gives them, for arguments that are all
+ * nullable scalars or enums (literals are coerced once, here); null for any
+ * other field.
+ */
+function argumentReader(field: GraphQLField<unknown, unknown>, node: FieldNode): ((variables: Record<string, unknown>) => ListArgs) | null {
+  const readers: Array<(variables: Record<string, unknown>, args: Record<string, unknown>) => void> = [];
+  for (const definition of field.args) {
+    if (!isLeafType(definition.type)) return null;
+    const { name, defaultValue } = definition;
+    const given = node.arguments?.find((argument) => argument.name.value === name)?.value;
+    if (given === undefined || given.kind === Kind.VARIABLE) {
+      const variable = given?.name.value;
+      readers.push((variables, args) => {
+        if (variable !== undefined && Object.hasOwn(variables, variable)) args[name] = variables[variable];
+        else if (defaultValue !== undefined) args[name] = defaultValue;
+      });
+    } else {
+      const value: unknown = valueFromAST(given, definition.type);
+      if (value === undefined) return null;
+      readers.push((_variables, args) => {
+        args[name] = value;
+      });
+    }
+  }
+  return (variables) => {
+    const args: Record<string, unknown> = {};
+    for (const read of readers) read(variables, args);
+    return args as ListArgs;
+  };
 }
 
 /** `(type, field)` → whether the schema has that field without a shield rule of its own. */

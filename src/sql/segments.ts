@@ -90,8 +90,17 @@ function withBaseSchemas(segments: string, order: string): string {
 
 /** `created_at DESC, id DESC` as `s.created_at DESC, s.id DESC`: the same order, of an outer select. */
 function qualified(order: string, alias: string): string {
-  return order.replace(/(^|, )/g, `$1${alias}.`);
+  const key = `${alias} ${order}`;
+  let text = qualifiedOrders.get(key);
+  if (text === undefined) {
+    text = order.replace(/(^|, )/g, `$1${alias}.`);
+    qualifiedOrders.set(key, text);
+  }
+  return text;
 }
+
+/** The few orders and aliases statements use, qualified once. */
+const qualifiedOrders = new Map<string, string>();
 
 /** `value` appended to a statement's `values`, as the `$n` that stands for it. */
 function parameter(values: unknown[], value: unknown): string {
@@ -361,6 +370,9 @@ export interface SegmentJsonShape {
   total: boolean;
 }
 
+/** Statement texts of JSON pages, by shape and variant (at most 64 variants a shape). */
+const jsonPageTexts = new WeakMap<SegmentJsonShape, Map<string, string>>();
+
 /**
  * A page of segments with each row's edge written as JSON by PostgreSQL,
  * in one statement: the rows (`limit` of them at most, in the page's
@@ -376,14 +388,25 @@ export async function listSegmentJsonPage(
 ): Promise<{ rows: Array<{ json: string; cursor: string }>; total: number | null }> {
   const values: unknown[] = [tenantId];
   const where = filterClause(filter, values);
-  const join = shape.baseSchema ? ' JOIN base_schemas b ON b.tenant_id = $1 AND b.id = p.base_schema_id' : '';
-  const cursor = shape.cursor ? `, ${SEGMENT_CURSOR} AS cursor` : '';
-  const rowsOf = `SELECT ${shape.edge}::text AS json${cursor}, p.created_at, p.id
-    FROM (${pageQuery(where, page, values, COLUMNS)}) p${join}`;
-  const columns = shape.cursor ? 'page.json, page.cursor' : 'page.json';
-  const text = shape.total
-    ? withTotal(rowsOf, filter, where, page, columns)
-    : `SELECT ${columns} FROM (${rowsOf}) page ORDER BY ${qualified(pageOrder(page), 'page')}`;
+  const paged = pageQuery(where, page, values, COLUMNS);
+  // The text depends on the shape and on which filters and cursors are set: kept per shape, not rebuilt.
+  const variant = `${filter.status ? 's' : ''}${filter.search ? 'q' : ''}${filter.baseSchemaId ? 'b' : ''}${page.after ? 'a' : ''}${page.before ? 'z' : ''}${page.inverted ? 'i' : ''}`;
+  let texts = jsonPageTexts.get(shape);
+  if (!texts) {
+    texts = new Map();
+    jsonPageTexts.set(shape, texts);
+  }
+  let text = texts.get(variant);
+  if (text === undefined) {
+    const join = shape.baseSchema ? ' JOIN base_schemas b ON b.tenant_id = $1 AND b.id = p.base_schema_id' : '';
+    const cursor = shape.cursor ? `, ${SEGMENT_CURSOR} AS cursor` : '';
+    const rowsOf = `SELECT ${shape.edge}::text AS json${cursor}, p.created_at, p.id FROM (${paged}) p${join}`;
+    const columns = shape.cursor ? 'page.json, page.cursor' : 'page.json';
+    text = shape.total
+      ? withTotal(rowsOf, filter, where, page, columns)
+      : `SELECT ${columns} FROM (${rowsOf}) page ORDER BY ${qualified(pageOrder(page), 'page')}`;
+    texts.set(variant, text);
+  }
   type Row = { json: string | null; cursor: string; total?: number };
   const query = prepared ? named(text, values) : new pgp.ParameterizedQuery({ text, values });
   const rows = await db.any<Row>(query);

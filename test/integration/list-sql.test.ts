@@ -197,6 +197,15 @@ describe('a GraphQL list written by PostgreSQL', () => {
     const empty = await compare(own.viewer, query, { first: 0 });
     expect(empty.byDatabase).toBe(true);
     expect(empty.answer.text).toBe(empty.reference.text);
+    // Arguments written in the document: an enum, a string, an explicit null, a variable's default.
+    const literal = `query Lit($n: Int = 2) { segments(first: $n, status: active, search: "plain", after: null) {
+      totalCount edges { node { name status } } } }`;
+    await learn(own.viewer, literal);
+    for (const variables of [undefined, { n: 1 }, { n: null }]) {
+      const answer = await compare(own.viewer, literal, variables);
+      expect(answer.byDatabase, JSON.stringify(variables)).toBe(true);
+      expect(answer.answer.text).toBe(answer.reference.text);
+    }
   });
 
   it("shows a tenant its own segments only", async () => {
