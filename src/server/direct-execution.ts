@@ -128,7 +128,10 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
     }
     if (entry.plan) {
       // Whatever the plan does not write (a refusal, a bad argument, a failed statement) the compiled run answers.
-      const written = await entry.plan.answer(context, coercedVariables).catch(() => null);
+      const written = await entry.plan.answer(context, coercedVariables).catch((error: unknown) => {
+        context.logger.debug({ err: error }, 'list not written by the database; the compiled execution answers it');
+        return null;
+      });
       if (written !== null) {
         send(res, answerType, written);
         return WRITTEN_BY_DATABASE;

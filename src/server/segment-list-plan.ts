@@ -105,6 +105,7 @@ export function planSegmentList(
   let edgeNodes: FieldNode[] = [];
   for (const [key, nodes] of connection) {
     const name = nodes[0]!.name.value;
+    if (name !== '__typename' && !plain('SegmentConnection', name)) return null;
     if (name === 'edges') {
       // One shape of edge a statement.
       if (edgeNodes.length > 0) return null;
@@ -127,6 +128,7 @@ export function planSegmentList(
   if (!edge) return null;
   for (const [key, nodes] of edge) {
     const name = nodes[0]!.name.value;
+    if (name !== '__typename' && !plain('SegmentConnectionEdge', name)) return null;
     if (name === 'cursor') edgeEntries.push([key, SEGMENT_CURSOR]);
     else if (name === '__typename') edgeEntries.push([key, textConstant('SegmentConnectionEdge')]);
     else if (name === 'node') {
@@ -159,10 +161,10 @@ export function planSegmentList(
     cursor: wantsCursor,
     total: parts.some((part) => part.kind === 'totalCount'),
   };
-  if (preparedShapes.size < PREPARED_SHAPES) preparedShapes.add(shape.edge);
-  const prepared = preparedShapes.has(shape.edge);
   const readArguments = argumentReader(field as GraphQLField<unknown, unknown>, list.nodes[0]!);
   if (!readArguments) return null;
+  if (preparedShapes.size < PREPARED_SHAPES) preparedShapes.add(shape.edge);
+  const prepared = preparedShapes.has(shape.edge);
   return {
     async answer(context, variables) {
       if ((await ruleVerdict(rule, context)) !== true) return null;
