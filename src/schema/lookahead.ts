@@ -31,19 +31,43 @@ export function selectedFieldNames(info: GraphQLResolveInfo, path: readonly stri
 const cache = new WeakMap<FieldNode, Map<string, ReadonlySet<string>>>();
 
 function fieldsOf(sets: SelectionSetNode[], fragments: Record<string, FragmentDefinitionNode>): FieldNode[] {
-  const fields: FieldNode[] = [];
-  const seen = new Set<string>();
-  const visit = (set: SelectionSetNode) => {
+  return [...collectFields(sets, fragments)!.values()].flat();
+}
+
+/**
+ * The fields of `sets` by response key, in the order a response shows them
+ * (graphql-js's CollectFields, directives not evaluated), through fragments
+ * whose type condition is one of `types` (any, when `types` is not given);
+ * null when a fragment has another.
+ */
+export function collectFields(
+  sets: readonly SelectionSetNode[],
+  fragments: Record<string, FragmentDefinitionNode>,
+  types?: readonly string[],
+): Map<string, FieldNode[]> | null {
+  const selected = new Map<string, FieldNode[]>();
+  const visited = new Set<string>();
+  const applies = (condition: string | undefined) => condition === undefined || !types || types.includes(condition);
+  const walk = (set: SelectionSetNode): boolean => {
     for (const selection of set.selections) {
-      if (selection.kind === Kind.FIELD) fields.push(selection);
-      else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet);
-      else if (!seen.has(selection.name.value)) {
-        seen.add(selection.name.value);
-        const fragment = fragments[selection.name.value];
-        if (fragment) visit(fragment.selectionSet);
+      if (selection.kind === Kind.FIELD) {
+        const key = selection.alias?.value ?? selection.name.value;
+        const same = selected.get(key);
+        if (same) same.push(selection);
+        else selected.set(key, [selection]);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (!applies(selection.typeCondition?.name.value) || !walk(selection.selectionSet)) return false;
+      } else {
+        const name = selection.name.value;
+        if (visited.has(name)) continue;
+        visited.add(name);
+        const fragment = fragments[name];
+        if (!fragment) continue;
+        if (!applies(fragment.typeCondition.name.value) || !walk(fragment.selectionSet)) return false;
       }
     }
+    return true;
   };
-  for (const set of sets) visit(set);
-  return fields;
+  for (const set of sets) if (!walk(set)) return null;
+  return selected;
 }

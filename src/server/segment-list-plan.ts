@@ -10,10 +10,10 @@ import {
   type GraphQLField,
   type GraphQLSchema,
   type OperationDefinitionNode,
-  type SelectionSetNode,
 } from 'graphql';
 import { tenantOf, type GraphQLContext } from '../schema/context.js';
 import { keysetPage } from '../schema/cursors.js';
+import { collectFields } from '../schema/lookahead.js';
 import { fieldRule, ruleVerdict } from '../schema/shield-plugin.js';
 import {
   BASE_SCHEMA_JSON_FIELDS,
@@ -76,14 +76,14 @@ export function planSegmentList(
   const collect = (fields: readonly FieldNode[], types: readonly string[]) =>
     collectFields(
       fields.flatMap((field) => (field.selectionSet ? [field.selectionSet] : [])),
-      types,
       fragments,
+      types,
     );
 
   const queryType = schema.getQueryType();
   const field = queryType?.getFields().segments;
   const rule = field ? fieldRule(field.extensions) : undefined;
-  const root = collectFields([operation.selectionSet], [queryType?.name ?? 'Query'], fragments);
+  const root = collectFields([operation.selectionSet], fragments, [queryType?.name ?? 'Query']);
   if (!queryType || !field || !rule || !root) return null;
 
   let list: { key: string; nodes: FieldNode[] } | null = null;
@@ -273,44 +273,6 @@ function columnsOf(
     else return null;
   }
   return entries;
-}
-
-/**
- * The fields of `sets` by response key, in the order a response shows them,
- * through fragments whose type condition is one of `types` (graphql-js's
- * `collectFields` without directives); null when a fragment has any other.
- */
-function collectFields(
-  sets: readonly SelectionSetNode[],
-  types: readonly string[],
-  fragments: Record<string, FragmentDefinitionNode>,
-): Selected | null {
-  const selected: Selected = new Map();
-  const visited = new Set<string>();
-  const walk = (set: SelectionSetNode): boolean => {
-    for (const selection of set.selections) {
-      if (selection.kind === Kind.FIELD) {
-        const key = selection.alias?.value ?? selection.name.value;
-        const same = selected.get(key);
-        if (same) same.push(selection);
-        else selected.set(key, [selection]);
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        const condition = selection.typeCondition?.name.value;
-        if (condition !== undefined && !types.includes(condition)) return false;
-        if (!walk(selection.selectionSet)) return false;
-      } else {
-        const name = selection.name.value;
-        if (visited.has(name)) continue;
-        visited.add(name);
-        const fragment = fragments[name];
-        if (!fragment || !types.includes(fragment.typeCondition.name.value)) return false;
-        if (!walk(fragment.selectionSet)) return false;
-      }
-    }
-    return true;
-  };
-  for (const set of sets) if (!walk(set)) return null;
-  return selected;
 }
 
 function hasDirectives(document: DocumentNode): boolean {
