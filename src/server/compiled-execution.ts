@@ -44,20 +44,33 @@ interface HandedOver {
  * serialisation drops).
  */
 export function useCompiledExecution(options: CompiledExecutionOptions = {}): Plugin {
-  const compilations = new WeakMap<DocumentNode, Compiled | 'seen'>();
+  /**
+   * Per document and operation name: seen once, compiled, or left to
+   * graphql-js for good (it does not compile, or graphql-jit would change
+   * its field order), so that neither check runs again on later requests.
+   */
+  const compilations = new WeakMap<DocumentNode, Map<string, Compiled | 'seen' | 'interpreted'>>();
 
   const compiledFor = (args: ExecutionArgs): Compiled | null => {
-    const known = compilations.get(args.document);
+    let byOperation = compilations.get(args.document);
+    if (!byOperation) {
+      byOperation = new Map();
+      compilations.set(args.document, byOperation);
+    }
+    const name = args.operationName ?? '';
+    const known = byOperation.get(name);
     if (known === undefined) {
-      compilations.set(args.document, 'seen');
+      byOperation.set(name, 'seen');
       return null;
     }
+    if (known === 'interpreted') return null;
     if (known !== 'seen') return known;
-    if (!keepsFieldOrder(args.document)) return null;
-    const compiled = compileQuery(args.schema, args.document, args.operationName ?? undefined);
+    const compiled = keepsFieldOrder(args.document)
+      ? compileQuery(args.schema, args.document, args.operationName ?? undefined)
+      : null;
     // What does not compile runs on graphql-js, which reports it as it always has.
-    const entry: Compiled | null = isCompiledQuery(compiled) ? compiled : null;
-    if (entry) compilations.set(args.document, entry);
+    const entry: Compiled | null = compiled && isCompiledQuery(compiled) ? compiled : null;
+    byOperation.set(name, entry ?? 'interpreted');
     return entry;
   };
 

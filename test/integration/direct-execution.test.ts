@@ -194,6 +194,18 @@ describe('the direct path', () => {
     }
   });
 
+  it('runs the operation the request names, in a document of several', async () => {
+    const document = 'query A { viewer { role } } query B { viewer { tenantId } }';
+    for (let i = 0; i < 3; i++) {
+      const a = await post(document, undefined, bearer('viewer'), { operationName: 'A' });
+      expect(JSON.parse(a.text)).toEqual({ data: { viewer: { role: 'viewer' } } });
+    }
+    for (let i = 0; i < 3; i++) {
+      const b = await post(document, undefined, bearer('viewer'), { operationName: 'B' });
+      expect(Object.keys((JSON.parse(b.text) as { data: { viewer: object } }).data.viewer)).toEqual(['tenantId']);
+    }
+  });
+
   it('never takes a mutation', async () => {
     const mutation = 'mutation($id: ID!, $d: String) { updateSegment(input: { id: $id, description: $d }) { segment { description } } }';
     const before = await directCounts();
