@@ -16,6 +16,7 @@ import type { ObservedOperation } from './graphql-guards.js';
 import { metrics } from './metrics.js';
 import { costRefusals } from './operation-limits.js';
 import { classifyOperation, type RequestClass } from './request-class.js';
+import { sendJsonText } from './respond.js';
 import { planSegmentList, type SegmentListPlan } from './segment-list-plan.js';
 
 /**
@@ -172,8 +173,7 @@ export function createDirectExecution(services: Services, schema: GraphQLSchema,
 }
 
 function send(res: ServerResponse, answerType: string, body: string): void {
-  res.writeHead(200, { 'content-type': `${answerType}; charset=utf-8`, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  sendJsonText(res, 200, body, { 'content-type': `${answerType}; charset=utf-8` });
 }
 
 /**

@@ -123,34 +123,22 @@ export function planSegmentList(
   }
 
   let readsBaseSchema = false;
-  const edgeEntries: Array<[string, string]> = [];
+  /** A segment's columns, and `baseSchema` as an object of its own (it and `baseSchemaName` read `b`). */
+  const segmentJson = (segmentNodes: FieldNode[]): string | null => {
+    const entries = columnsOf(collect(segmentNodes, ['Segment', 'Node']), 'Segment', SEGMENT_JSON_FIELDS, plain, (fieldName, fieldNodes) => {
+      if (fieldName === 'baseSchemaName') readsBaseSchema = true;
+      if (fieldName !== 'baseSchema') return undefined;
+      readsBaseSchema = true;
+      const schemaEntries = columnsOf(collect(fieldNodes, ['BaseSchema', 'Node']), 'BaseSchema', BASE_SCHEMA_JSON_FIELDS, plain);
+      return schemaEntries && jsonObject(schemaEntries);
+    });
+    return entries && jsonObject(entries);
+  };
   const edge = edgeNodes.length > 0 ? collect(edgeNodes, ['SegmentConnectionEdge']) : new Map<string, FieldNode[]>();
-  if (!edge) return null;
-  for (const [key, nodes] of edge) {
-    const name = nodes[0]!.name.value;
-    if (name !== '__typename' && !plain('SegmentConnectionEdge', name)) return null;
-    if (name === 'cursor') edgeEntries.push([key, SEGMENT_CURSOR]);
-    else if (name === '__typename') edgeEntries.push([key, textConstant('SegmentConnectionEdge')]);
-    else if (name === 'node') {
-      const segment = collect(nodes, ['Segment', 'Node']);
-      if (!segment) return null;
-      const nodeEntries: Array<[string, string]> = [];
-      for (const [nodeKey, fieldNodes] of segment) {
-        const fieldName = fieldNodes[0]!.name.value;
-        if (fieldName === '__typename') nodeEntries.push([nodeKey, textConstant('Segment')]);
-        else if (fieldName === 'baseSchema' && plain('Segment', fieldName)) {
-          const schemaEntries = columnsOf(collect(fieldNodes, ['BaseSchema', 'Node']), 'BaseSchema', BASE_SCHEMA_JSON_FIELDS, plain);
-          if (!schemaEntries) return null;
-          nodeEntries.push([nodeKey, jsonObject(schemaEntries)]);
-          readsBaseSchema = true;
-        } else if (Object.hasOwn(SEGMENT_JSON_FIELDS, fieldName) && plain('Segment', fieldName)) {
-          nodeEntries.push([nodeKey, SEGMENT_JSON_FIELDS[fieldName as keyof typeof SEGMENT_JSON_FIELDS]]);
-          if (fieldName === 'baseSchemaName') readsBaseSchema = true;
-        } else return null;
-      }
-      edgeEntries.push([key, jsonObject(nodeEntries)]);
-    } else return null;
-  }
+  const edgeEntries = columnsOf(edge, 'SegmentConnectionEdge', { cursor: SEGMENT_CURSOR }, plain, (name, nodes) =>
+    name === 'node' ? segmentJson(nodes) : undefined,
+  );
+  if (!edgeEntries) return null;
 
   const wantsCursor = parts.some(
     (part) => part.kind === 'pageInfo' && part.fields.some((f) => f.field === 'startCursor' || f.field === 'endCursor'),
@@ -257,19 +245,31 @@ function plainFields(schema: GraphQLSchema) {
   };
 }
 
-/** The entries of an object whose every field is a column of `columns` (or `__typename`), or null. */
+/**
+ * The entries of an object whose every field is a column of `columns`,
+ * `__typename`, or a field `nested` writes (its SQL; null refuses the field,
+ * undefined leaves it to the columns), or null.
+ */
 function columnsOf(
   selected: Selected | null,
   typeName: string,
   columns: Record<string, string>,
   plain: (typeName: string, fieldName: string) => boolean,
+  nested: (fieldName: string, nodes: FieldNode[]) => string | null | undefined = () => undefined,
 ): Array<[string, string]> | null {
   if (!selected) return null;
   const entries: Array<[string, string]> = [];
   for (const [key, nodes] of selected) {
     const name = nodes[0]!.name.value;
-    if (name === '__typename') entries.push([key, textConstant(typeName)]);
-    else if (Object.hasOwn(columns, name) && plain(typeName, name)) entries.push([key, columns[name]!]);
+    if (name === '__typename') {
+      entries.push([key, textConstant(typeName)]);
+      continue;
+    }
+    if (!plain(typeName, name)) return null;
+    const written = nested(name, nodes);
+    if (written === null) return null;
+    if (written !== undefined) entries.push([key, written]);
+    else if (Object.hasOwn(columns, name)) entries.push([key, columns[name]!]);
     else return null;
   }
   return entries;

@@ -269,46 +269,6 @@ function isoText(column: string): string {
 }
 
 /**
- * The REST segment (the `RestSegment` fragment of src/rest/operations.ts:
- * its fields, in its order) of each row `p` of a page, with its base schema
- * `b`, as compact JSON text written by PostgreSQL (`row_to_json`; jsonb
- * values pass through as they are stored).
- */
-const REST_SEGMENT_JSON = `(SELECT row_to_json(r) FROM (SELECT
-  p.id, p.tenant_id AS "tenantId", p.name, p.description, p.status, p.entity_type AS "entityType",
-  p.base_schema_id AS "baseSchemaId", (SELECT row_to_json(s) FROM (SELECT b.name) s) AS "baseSchema",
-  b.name AS "baseSchemaName", p.customer_count AS "customerCount", p.joins, p.filters, p.view_name AS "viewName",
-  ${isoText('p.last_refreshed_at')} AS "lastRefreshedAt", ${isoText('p.created_at')} AS "createdAt",
-  ${isoText('p.updated_at')} AS "updatedAt", p.version) r)::text`;
-
-/** One REST segment as JSON text, with its relay cursor. */
-export interface RestSegmentRow {
-  json: string;
-  cursor: string;
-}
-
-/**
- * A page of REST segments built as JSON by PostgreSQL, each with its cursor,
- * and the number of segments the filter matches, in one prepared statement:
- * the REST list sends the JSON on as it comes.
- */
-export async function listRestSegmentPage(
-  db: Queryable,
-  tenantId: string,
-  filter: SegmentFilter,
-  page: PageRequest,
-): Promise<{ rows: RestSegmentRow[]; total: number }> {
-  const values: unknown[] = [tenantId];
-  const where = filterClause(filter, values);
-  const text = `SELECT ${REST_SEGMENT_JSON} AS json, ${SEGMENT_CURSOR} AS cursor, p.created_at, p.id
-    FROM (${pageQuery(where, page, values, COLUMNS)}) p
-    JOIN base_schemas b ON b.tenant_id = $1 AND b.id = p.base_schema_id`;
-  type Row = { json: string | null; cursor: string; total: number };
-  const rows = await db.any<Row>(named(withTotal(text, filter, where, page, 'page.json, page.cursor'), values));
-  return { rows: rows.filter((row): row is Row & { json: string } => row.json !== null), total: rows[0]!.total };
-}
-
-/**
  * The fields of a segment and of its base schema as a list written by
  * PostgreSQL shows them: each field's GraphQL value as an SQL expression
  * (text for a JSON string, integer for a number, null for null) over
@@ -414,6 +374,53 @@ export async function listSegmentJsonPage(
     rows: rows.filter((row): row is Row & { json: string } => row.json !== null),
     total: shape.total ? rows[0]!.total! : null,
   };
+}
+
+/**
+ * The REST segment (the `RestSegment` fragment of src/rest/operations.ts:
+ * its fields, in its order) as a page written by PostgreSQL shows it, with
+ * each row's cursor and the total. Two fields differ from the GraphQL
+ * list's: jsonb definitions pass through as they are stored, and the count
+ * is written as the number it is (REST has no 32-bit Int).
+ */
+const REST_SEGMENT_PAGE: SegmentJsonShape = {
+  edge: jsonObject([
+    ...(['id', 'tenantId', 'name', 'description', 'status', 'entityType', 'baseSchemaId'] as const).map(
+      (field) => [field, SEGMENT_JSON_FIELDS[field]] as const,
+    ),
+    ['baseSchema', jsonObject([['name', BASE_SCHEMA_JSON_FIELDS.name]])],
+    ['baseSchemaName', SEGMENT_JSON_FIELDS.baseSchemaName],
+    ['customerCount', 'p.customer_count'],
+    ['joins', 'p.joins'],
+    ['filters', 'p.filters'],
+    ...(['viewName', 'lastRefreshedAt', 'createdAt', 'updatedAt', 'version'] as const).map(
+      (field) => [field, SEGMENT_JSON_FIELDS[field]] as const,
+    ),
+  ]),
+  baseSchema: true,
+  cursor: true,
+  total: true,
+};
+
+/** One REST segment as JSON text, with its relay cursor. */
+export interface RestSegmentRow {
+  json: string;
+  cursor: string;
+}
+
+/**
+ * A page of REST segments built as JSON by PostgreSQL, each with its cursor,
+ * and the number of segments the filter matches, in one prepared statement:
+ * the REST list sends the JSON on as it comes.
+ */
+export async function listRestSegmentPage(
+  db: Queryable,
+  tenantId: string,
+  filter: SegmentFilter,
+  page: PageRequest,
+): Promise<{ rows: RestSegmentRow[]; total: number }> {
+  const { rows, total } = await listSegmentJsonPage(db, tenantId, filter, page, REST_SEGMENT_PAGE, true);
+  return { rows, total: total! };
 }
 
 export interface NewSegment {
