@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log, sleep } from './util.js';
@@ -160,7 +161,21 @@ export async function sampleMemory<T>(pid: number, work: () => Promise<T>): Prom
   }
 }
 
-export { freeLoopbackPort as freePort } from '../src/sql/embedded.js';
+/** A port nothing listens on at the moment, on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no loopback port'));
+      });
+    });
+  });
+}
+
 
 export async function stopAll(servers: Array<ChildServer | undefined>): Promise<void> {
   await Promise.all(

@@ -93,7 +93,8 @@ export function detailTables(results: BenchResults): string {
       ),
       `| list of one tenant among ${scale.tenants.toLocaleString('en-US')} (a key per tenant, in turn) | ${scale.amongTenants.requestsPerSecond} | ${scale.amongTenants.p50} | ${scale.amongTenants.p99} | ${scale.amongTenants.errors} |`,
       '',
-      `Embedded database (\`npm start\` without DATABASE_URL): first start ${scale.coldStart.firstStartMs} ms, restart ${scale.coldStart.restartMs} ms` +
+      `Embedded database (\`npm start\` without DATABASE_URL): first start ${scale.coldStart.firstStartMs} ms` +
+        `${scale.coldStart.firstStartSamplesMs ? ` (median of ${scale.coldStart.firstStartSamplesMs.join(', ')})` : ''}, restart ${scale.coldStart.restartMs} ms` +
         `${scale.coldStart.restartSamplesMs ? ` (median of ${scale.coldStart.restartSamplesMs.join(', ')})` : ''} to the first 200 of /readyz. ` +
         `Gateway RSS under load: ${results.gatewayRssMb === null ? 'not sampled' : `${Math.round(results.gatewayRssMb)} MiB`} at most ` +
         `(idle ${results.gatewayIdleRssMb ?? '?'} MiB).`,

@@ -160,8 +160,11 @@ export function evaluateTargets(r: SectionResults): TargetRow[] {
       pass: scale.coldStart.restartMs <= 3000,
     });
     add({
-      id: 'cold-start-first', area: 'Scale', what: 'embedded first start to /readyz (empty DATA_DIR: initdb template, demo seed)', target: '≤ 3 s',
-      measured: `${fmt(scale.coldStart.firstStartMs / 1000)} s`, pass: scale.coldStart.firstStartMs <= 3000,
+      id: 'cold-start-first', area: 'Scale', what: 'embedded first start to /readyz (empty DATA_DIR: demo template, demo key)', target: '≤ 3 s',
+      measured:
+        `${fmt(scale.coldStart.firstStartMs / 1000)} s` +
+        (scale.coldStart.firstStartSamplesMs ? ` (median of ${scale.coldStart.firstStartSamplesMs.map((ms) => fmt(ms / 1000)).join(', ')} s)` : ''),
+      pass: scale.coldStart.firstStartMs <= 3000,
     });
   }
   if (r.gatewayRssMb !== undefined && r.gatewayRssMb !== null) {

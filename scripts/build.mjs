@@ -5,7 +5,8 @@
 // external (one graphql 16 in node_modules, resolved by Node as before), with
 // source maps that point back into src/ (node --enable-source-maps). The
 // migrations are copied to dist/migrations, where src/sql/migrate.ts finds
-// them (`./migrations/` beside the module: src/sql/ or dist/).
+// them (`./migrations/` beside the module: src/sql/ or dist/), and so is the
+// embedded PostgreSQL's worker.
 //
 // A content hash of everything the output depends on (src/, this script,
 // tsconfig.json, esbuild's version) is kept in dist/.build-hash: when it
@@ -24,6 +25,8 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST = path.join(ROOT, 'dist');
 const SRC = path.join(ROOT, 'src');
 const STAMP = '.build-hash';
+// Plain JavaScript run as a worker (src/sql/embedded.ts), found beside the module that starts it.
+const EMBEDDED_WORKER = 'embedded.worker.mjs';
 // The server, the command line, and what `npm install` runs to make the embedded database's template.
 const ENTRIES = ['main', 'cli', 'embedded-template'];
 
@@ -53,6 +56,7 @@ export async function bundle(entryPoints, outdir) {
   const esbuild = await import('esbuild');
   await esbuild.build({ ...BUNDLE_OPTIONS, entryPoints, outdir });
   await cp(path.join(SRC, 'sql', 'migrations'), path.join(outdir, 'migrations'), { recursive: true });
+  await cp(path.join(SRC, 'sql', EMBEDDED_WORKER), path.join(outdir, EMBEDDED_WORKER));
 }
 
 /** sha256 of the inputs of the build; changes whenever any of them does. */

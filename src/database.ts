@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { connectDatabase, type Database } from './sql/db.js';
-import type { EmbeddedPostgres } from './sql/embedded.js';
+import { startEmbeddedDatabase, type EmbeddedPostgres } from './sql/embedded.js';
 
 export interface OpenedDatabase {
   database: Database;
@@ -14,8 +14,12 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-/** The database the server and the CLI use: DATABASE_URL, or the embedded one in DATA_DIR. */
-export async function openDatabase(config: Config): Promise<OpenedDatabase> {
+/**
+ * The database the server and the CLI use: DATABASE_URL, or the embedded one
+ * in DATA_DIR: `embedded` when it is already starting, else started here
+ * (a new one from the initdb template).
+ */
+export async function openDatabase(config: Config, embeddedStart?: Promise<EmbeddedPostgres>): Promise<OpenedDatabase> {
   if (config.databaseUrl !== null) {
     const database = connectDatabase({
       url: config.databaseUrl,
@@ -27,9 +31,7 @@ export async function openDatabase(config: Config): Promise<OpenedDatabase> {
   }
   await mkdir(config.dataDir, { recursive: true });
   const authSecret = config.authSecret ?? (await embeddedAuthSecret(config.dataDir));
-  // Loaded only here: PGlite (PostgreSQL in WebAssembly) costs memory and start-up time that a server database never needs.
-  const { startEmbeddedPostgres } = await import('./sql/embedded.js');
-  const embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'pgdata'));
+  const embedded = await (embeddedStart ?? startEmbeddedDatabase(config.dataDir, null));
   // PGlite is a single session: one connection (and no heavy pool), or transactions would interleave.
   const database = connectDatabase({ url: embedded.url, max: 1 });
   return {

@@ -3,8 +3,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { KeyVerifier, mintApiKey } from './domain/keys.js';
-import { seedDemoTenant } from './domain/demo.js';
-import { createTenant, getTenant } from './domain/tenants.js';
+import { DEMO_TENANT, seedDemo } from './embedded-demo.js';
 import type { Logger } from './logger.js';
 import type { Services } from './schema/context.js';
 import type { App } from './server/app.js';
@@ -12,10 +11,8 @@ import { scheduleIdempotencyPurge } from './domain/idempotency.js';
 import { openDatabase } from './database.js';
 import { migrate } from './sql/migrate.js';
 import { observeQueries, type Db } from './sql/db.js';
-
-export const DEMO_TENANT = 'demo';
-/** Enough rows to make the demo segments interesting, few enough for a fast first start. */
-const DEMO_CUSTOMERS = 2_000;
+import { demoTemplateDir, startEmbeddedDatabase, type EmbeddedPostgres } from './sql/embedded.js';
+import { listApiKeysOfTenant } from './sql/keys.js';
 
 export interface Gateway {
   url: string;
@@ -28,15 +25,27 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+export interface GatewayOptions {
+  /**
+   * The embedded database (no DATABASE_URL) when it is already starting
+   * (src/main.ts starts it before loading the gateway's modules). By
+   * default the gateway starts it, a new one from the demo template of this
+   * build and day when there is one (`demoTemplateDir`).
+   */
+  embedded?: Promise<EmbeddedPostgres>;
+}
+
 /** Starts the whole service: database, migrations, first-start demo, HTTP. */
-export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
+export async function startGateway(config: Config, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
   // Most of the modules (GraphQL schema, yoga, metrics, rate limits) load
   // while the database opens: the first start of an embedded database waits
   // on its file copy meanwhile (docs/performance.md, cold start).
   const loadingHttp = loadHttpModules();
   // Awaited below; this only keeps its failure from going unhandled when the database fails first.
   loadingHttp.catch(() => {});
-  const opened = await openDatabase(config);
+  const embeddedStart =
+    options.embedded ?? (config.databaseUrl === null ? startEmbeddedDatabase(config.dataDir, demoTemplateDir()) : undefined);
+  const opened = await openDatabase(config, embeddedStart);
   const { database, embedded, authSecret } = opened;
   if (embedded) logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL started');
   let rateLimiter: Services['rateLimiter'] = null;
@@ -125,11 +134,13 @@ function demoKeyFile(config: Config): string {
 /**
  * On the first start of an empty embedded database: a `demo` tenant with an
  * admin key, printed once and kept in DATA_DIR/demo-admin.key (mode 0600).
+ * The tenant may be there already, copied from the demo template: its key is
+ * minted here, for this data directory only. A demo tenant with a key (even
+ * a revoked one: keys are never deleted) has had its first start.
  */
 async function firstStartDemo(db: Db, config: Config, authSecret: string): Promise<string | null> {
-  if (await getTenant(db, DEMO_TENANT)) return null;
-  const tenant = await createTenant(db, DEMO_TENANT);
-  await seedDemoTenant(db, tenant, DEMO_CUSTOMERS, config);
+  await seedDemo(db, config);
+  if ((await listApiKeysOfTenant(db, DEMO_TENANT)).length > 0) return null;
   const { key } = await mintApiKey(db, authSecret, {
     tenantId: DEMO_TENANT,
     role: 'admin',

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config.js';
-import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
+import { demoTemplateDir, startEmbeddedDatabase } from './sql/embedded.js';
 
 let config;
 try {
@@ -13,8 +13,14 @@ try {
   throw error;
 }
 
+// The embedded database starts first, in its own thread (a new one copied
+// from the demo template), while the gateway's modules load here.
+const embedded = config.databaseUrl === null ? startEmbeddedDatabase(config.dataDir, demoTemplateDir()) : undefined;
+// Awaited by the gateway; this only keeps its failure from going unhandled when loading fails first.
+embedded?.catch(() => {});
+const { startGateway } = await import('./gateway.js');
 const logger = createLogger(config.logLevel);
-const gateway = await startGateway(config, logger);
+const gateway = await startGateway(config, logger, { embedded });
 logger.info({ url: gateway.url, graphiql: `${gateway.url}/graphql` }, 'segment gateway listening');
 if (gateway.demoKey) {
   // Printed once, on stdout, for the person who just ran `npm start`.

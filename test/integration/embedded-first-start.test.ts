@@ -3,9 +3,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { makeDemoTemplate } from '../../src/embedded-demo.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
-import { embeddedTemplateDir, makeEmbeddedTemplate, startEmbeddedPostgres } from '../../src/sql/embedded.js';
+import {
+  embeddedTemplateDir,
+  makeEmbeddedTemplate,
+  startEmbeddedDatabase,
+  startEmbeddedPostgres,
+} from '../../src/sql/embedded.js';
 import { gql } from '../support/gateway.js';
 
 // Always the embedded database (no DATABASE_URL), whatever TEST_DATABASE_URL says.
@@ -19,9 +25,32 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-function start(dataDir: string): Promise<Gateway> {
+function start(dataDir: string, template: string | null = null): Promise<Gateway> {
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_ENABLED: 'false' });
-  return startGateway(config, createLogger('silent'));
+  return startGateway(config, createLogger('silent'), { embedded: startEmbeddedDatabase(dataDir, template) });
+}
+
+/** What the demo tenant holds: its segments (counted) and a digest of its demo rows. */
+async function demoContents(gateway: Gateway) {
+  const { db } = gateway.services.database;
+  const segments = await db.any<{ name: string; status: string; customer_count: string | null }>(
+    "SELECT name, status, customer_count FROM segments WHERE tenant_id = 'demo' ORDER BY name",
+  );
+  const tables = await db.one<{ namespace: string; customers: string; orders: string }>(
+    `SELECT t.namespace, c.table_name AS customers, o.table_name AS orders FROM tenants t
+       JOIN base_schemas c ON c.tenant_id = t.id AND c.name = 'customers'
+       JOIN base_schemas o ON o.tenant_id = t.id AND o.name = 'orders'
+     WHERE t.id = 'demo'`,
+  );
+  const rows = await db.one(
+    `SELECT (SELECT count(*) FROM $1:name.$2:name) AS customers,
+            (SELECT md5(string_agg(concat_ws('|', id, email, lifetime_value, signup_at), ',' ORDER BY id)) FROM $1:name.$2:name) AS customer_digest,
+            (SELECT count(*) FROM $1:name.$3:name) AS orders,
+            (SELECT md5(string_agg(concat_ws('|', id, amount, status, created_at), ',' ORDER BY id)) FROM $1:name.$3:name) AS order_digest`,
+    [tables.namespace, tables.customers, tables.orders],
+  );
+  const keys = await db.one<{ n: number }>("SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = 'demo'");
+  return { segments, rows, keys: keys.n };
 }
 
 describe("the embedded database's first start", { timeout: 120_000 }, () => {
@@ -52,6 +81,47 @@ describe("the embedded database's first start", { timeout: 120_000 }, () => {
     try {
       expect(again.demoKey).toBeNull();
       expect((await gql(again.url, keys[0]!, '{ viewer { tenantId } }')).data).toEqual({ viewer: { tenantId: 'demo' } });
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('starts from the demo template: the same demo as a seed, its own key, nothing shared but the rows', async () => {
+    const seeded = await start(await newDir());
+    let expected;
+    try {
+      expected = await demoContents(seeded);
+    } finally {
+      await seeded.stop();
+    }
+    expect(expected.segments.map((s) => s.name)).toEqual(['high_value_customers', 'recent_buyers', 'us_frequent_high_value']);
+    expect(expected.segments.every((s) => s.customer_count !== null)).toBe(true);
+
+    const template = path.join(await newDir(), 'demo-template');
+    await makeDemoTemplate(template, loadConfig({}));
+    const keys: string[] = [];
+    for (const dir of [await newDir(), await newDir()]) {
+      const gateway = await start(dir, template);
+      try {
+        const key = gateway.demoKey!;
+        expect(key).toMatch(/^sgk_[A-Za-z0-9_-]{43}$/);
+        expect((await readFile(path.join(dir, 'demo-admin.key'), 'utf8')).trim()).toBe(key);
+        // The template's rows and counts, and one key: this directory's, minted at its first start.
+        expect(await demoContents(gateway)).toEqual({ ...expected, keys: 1 });
+        const answer = await gql<{ segments: { totalCount: number } }>(gateway.url, key, '{ segments { totalCount } }');
+        expect(answer.data?.segments.totalCount).toBe(3);
+        keys.push(key);
+      } finally {
+        await gateway.stop();
+      }
+    }
+    expect(keys[0]).not.toBe(keys[1]);
+
+    // A restart of a directory made from the template mints nothing.
+    const again = await start(dirs.at(-1)!, template);
+    try {
+      expect(again.demoKey).toBeNull();
+      expect((await demoContents(again)).keys).toBe(1);
     } finally {
       await again.stop();
     }

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
 import { connectDatabase, pgp, type Database } from '../../src/sql/db.js';
-import { startEmbeddedPostgres } from '../../src/sql/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedSession } from '../../src/sql/embedded.js';
 import { migrate } from '../../src/sql/migrate.js';
 
 export interface TestDatabase extends Database {
@@ -13,7 +12,7 @@ export interface TestDatabase extends Database {
   /** True when running on the embedded PostgreSQL (PGlite). */
   embedded: boolean;
   /** The embedded PostgreSQL's PGlite instance (row loading needs it); undefined on a server. */
-  pglite?: PGlite;
+  pglite?: EmbeddedSession;
   /** Closes the pool and removes the database. */
   destroy(): Promise<void>;
 }
