@@ -56,7 +56,12 @@ export function pageBody<T>(connection: Connection<T>, limit: number) {
  * JSON: `found` holds up to `limit + 1` of them, the last only to tell that
  * another page follows; `cursorOf(i)` is the cursor after item `i`.
  */
-export function pageJson(found: readonly string[], limit: number, total: number, cursorOf: (index: number) => string): string {
+export function pageJson(
+  found: readonly string[],
+  limit: number,
+  total: number,
+  cursorOf: (index: number) => string | null,
+): string {
   const hasMore = found.length > limit;
   const shown = hasMore ? found.slice(0, limit) : found;
   const pagination = paginationOf(total, hasMore, limit, hasMore ? cursorOf(shown.length - 1) : null);

@@ -326,6 +326,12 @@ export interface SegmentJsonShape {
   baseSchema: boolean;
   /** Also each row's cursor, as text. */
   cursor: boolean;
+  /**
+   * The last row a full page fetches (its `limit`-th) only tells that
+   * another page follows: its JSON is an empty text, and the cursor, when
+   * asked, is written for the row before it alone (null for the others).
+   */
+  peek?: boolean;
   /** Also the number of segments the filter matches. */
   total: boolean;
 }
@@ -345,10 +351,13 @@ export async function listSegmentJsonPage(
   page: PageRequest,
   shape: SegmentJsonShape,
   prepared: boolean,
-): Promise<{ rows: Array<{ json: string; cursor: string }>; total: number | null }> {
+): Promise<{ rows: Array<{ json: string; cursor: string | null }>; total: number | null }> {
   const values: unknown[] = [tenantId];
   const where = filterClause(filter, values);
-  const paged = pageQuery(where, page, values, COLUMNS);
+  // With `peek`, each row's place in the page (numbered in the index's order, before the LIMIT).
+  const paged = pageQuery(where, page, values, shape.peek ? `${COLUMNS}, row_number() OVER (ORDER BY ${pageOrder(page)}) AS n` : COLUMNS);
+  // The LIMIT: the last value pageQuery adds.
+  const limit = `$${values.length}`;
   // The text depends on the shape and on which filters and cursors are set: kept per shape, not rebuilt.
   const variant = `${filter.status ? 's' : ''}${filter.search ? 'q' : ''}${filter.baseSchemaId ? 'b' : ''}${page.after ? 'a' : ''}${page.before ? 'z' : ''}${page.inverted ? 'i' : ''}`;
   let texts = jsonPageTexts.get(shape);
@@ -359,15 +368,20 @@ export async function listSegmentJsonPage(
   let text = texts.get(variant);
   if (text === undefined) {
     const join = shape.baseSchema ? ' JOIN base_schemas b ON b.tenant_id = $1 AND b.id = p.base_schema_id' : '';
-    const cursor = shape.cursor ? `, ${SEGMENT_CURSOR} AS cursor` : '';
-    const rowsOf = `SELECT ${shape.edge}::text AS json${cursor}, p.created_at, p.id FROM (${paged}) p${join}`;
+    let json = `${shape.edge}::text`;
+    let cursor = shape.cursor ? `, ${SEGMENT_CURSOR} AS cursor` : '';
+    if (shape.peek) {
+      json = `CASE WHEN p.n < ${limit} THEN ${json} ELSE '' END`;
+      if (shape.cursor) cursor = `, CASE WHEN p.n = ${limit} - 1 THEN ${SEGMENT_CURSOR} END AS cursor`;
+    }
+    const rowsOf = `SELECT ${json} AS json${cursor}, p.created_at, p.id FROM (${paged}) p${join}`;
     const columns = shape.cursor ? 'page.json, page.cursor' : 'page.json';
     text = shape.total
       ? withTotal(rowsOf, filter, where, page, columns)
       : `SELECT ${columns} FROM (${rowsOf}) page ORDER BY ${qualified(pageOrder(page), 'page')}`;
     texts.set(variant, text);
   }
-  type Row = { json: string | null; cursor: string; total?: number };
+  type Row = { json: string | null; cursor: string | null; total?: number };
   const query = prepared ? named(text, values) : new pgp.ParameterizedQuery({ text, values });
   const rows = await db.any<Row>(query);
   return {
@@ -400,18 +414,23 @@ const REST_SEGMENT_PAGE: SegmentJsonShape = {
   baseSchema: true,
   cursor: true,
   total: true,
+  // The extra row REST fetches to know whether another page follows: its JSON and 20 of the cursors went unused.
+  peek: true,
 };
 
-/** One REST segment as JSON text, with its relay cursor. */
+/**
+ * One REST segment as JSON text (empty for the row that only tells that
+ * another page follows), with its relay cursor when it is the page's last.
+ */
 export interface RestSegmentRow {
   json: string;
-  cursor: string;
+  cursor: string | null;
 }
 
 /**
- * A page of REST segments built as JSON by PostgreSQL, each with its cursor,
- * and the number of segments the filter matches, in one prepared statement:
- * the REST list sends the JSON on as it comes.
+ * A page of REST segments built as JSON by PostgreSQL, the page's last
+ * cursor, and the number of segments the filter matches, in one prepared
+ * statement: the REST list sends the JSON on as it comes.
  */
 export async function listRestSegmentPage(
   db: Queryable,
