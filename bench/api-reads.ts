@@ -10,10 +10,11 @@ import { MANY_TENANT } from './fixtures.js';
 import { probe, runLoad, type LoadRequest, type LoadResult } from './load.js';
 import { freePort, processCpuMs, sampleMemory, startChild, stopAll, type ChildServer } from './processes.js';
 import { startGatewayWithoutShield } from './servers.js';
+import { GetSegment, ListSegments } from '../src/rest/operations.js';
 import { log, median, round } from './util.js';
 
 export type ReadKind = 'list' | 'get';
-export type SystemId = 'graphql' | 'rest' | 'graphql-no-shield' | 'raw' | 'postgraphile';
+export type SystemId = 'graphql' | 'rest' | 'graphql-whole' | 'graphql-no-shield' | 'raw' | 'postgraphile';
 
 export interface ApiMeasurement extends LoadResult {
   read: ReadKind;
@@ -139,6 +140,15 @@ export async function measureApiReads(ctx: RunContext): Promise<ApiReadsResult> 
         requests: {
           list: { method: 'GET', path: '/api/v1/segments?limit=20', headers: auth },
           get: { method: 'GET', path: `/api/v1/segments/${getId}`, headers: auth },
+        },
+      },
+      // The REST route's own operations over GraphQL: the same whole segments, to tell the route's cost from the page's.
+      {
+        id: 'graphql-whole',
+        server: ctx.gateway,
+        requests: {
+          list: graphqlPost(ListSegments.document.loc!.source.body, auth, { first: 20 }),
+          get: graphqlPost(GetSegment.document.loc!.source.body, auth, { id: getId }),
         },
       },
       ours(noShield, 'graphql-no-shield'),

@@ -49,6 +49,7 @@ export function evaluateTargets(r: SectionResults): TargetRow[] {
   const raw = api('list', 'raw');
   const peer = api('list', 'postgraphile');
   const bare = api('list', 'graphql-no-shield');
+  const whole = api('list', 'graphql-whole');
   if (gql && peer && raw && rest && bare) {
     const ratioPeer = gql.requestsPerSecond / peer.requestsPerSecond;
     const ratioRaw = gql.requestsPerSecond / raw.requestsPerSecond;
@@ -68,7 +69,12 @@ export function evaluateTargets(r: SectionResults): TargetRow[] {
     });
     add({
       id: 'rest-vs-graphql', area: 'API reads', what: 'REST list req/s ÷ GraphQL list', target: '≥ 0.9×',
-      measured: `${fmt(ratioRest)}× (${rest.requestsPerSecond} vs ${gql.requestsPerSecond})`, pass: ratioRest >= 0.9,
+      measured:
+        `${fmt(ratioRest)}× (${rest.requestsPerSecond} vs ${gql.requestsPerSecond})` +
+        (whole
+          ? `; ${fmt(rest.requestsPerSecond / whole.requestsPerSecond)}× the same whole segments asked through GraphQL (${whole.requestsPerSecond})`
+          : ''),
+      pass: ratioRest >= 0.9,
     });
     // The cost of the rules is CPU per request (shield adds work, not waiting); req/s on a shared
     // 2-core machine moves by more than 10% between rounds on its own. Both are shown.

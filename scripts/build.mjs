@@ -1,9 +1,10 @@
 // Compiles src/ to dist/: what `npm start` (prestart), `npm run cli`, the
 // package's command, postinstall and the bench run. esbuild bundles the
-// gateway's own code into dist/main.js, dist/cli.js and
-// dist/embedded-template.js (plus chunks beside them), every package left
-// external (one graphql 16 in node_modules, resolved by Node as before), with
-// source maps that point back into src/ (node --enable-source-maps). The
+// gateway's code and the packages it imports into dist/main.js, dist/cli.js
+// and dist/embedded-template.js (plus chunks beside them; one copy of
+// graphql 16, as in node_modules), with source maps that point back into
+// src/ and node_modules/ (node --enable-source-maps). A few packages stay
+// runtime imports (EXTERNAL). The
 // migrations are copied to dist/migrations, where src/sql/migrate.ts finds
 // them (`./migrations/` beside the module: src/sql/ or dist/), and so is the
 // embedded PostgreSQL's worker.
@@ -30,14 +31,28 @@ const EMBEDDED_WORKER = 'embedded.worker.mjs';
 // The server, the command line, and what `npm install` runs to make the embedded database's template.
 const ENTRIES = ['main', 'cli', 'embedded-template'];
 
+/**
+ * Packages Node loads at run time rather than the bundle: PGlite and its
+ * socket server (the embedded database's worker imports them, and PGlite
+ * finds its WebAssembly beside its module), pg's optional native binding,
+ * and ioredis and pino, which find files of their own through `__dirname`
+ * (ioredis its package.json and error stacks, pino its transport workers).
+ */
+const EXTERNAL = ['@electric-sql/pglite', '@electric-sql/pglite-socket', 'pg-native', 'ioredis', 'pino'];
+
 /** The options of every bundle: the product's and the bench's variants alike. */
 export const BUNDLE_OPTIONS = {
   bundle: true,
   format: 'esm',
   platform: 'node',
   target: 'node20.19',
-  // Every package stays a runtime import: one copy of graphql, resolved by Node.
-  packages: 'external',
+  // The packages are bundled too: a start loads a few files instead of ~1,300
+  // (docs/decisions.md, runtimes). Their CommonJS `require`s of Node's modules
+  // (and of the external packages) go through a `require` made for each chunk.
+  external: EXTERNAL,
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
   // Dynamic imports become chunks loaded when asked for (PGlite only without DATABASE_URL).
   // Chunks stay beside the entries, so that `import.meta.url` of any module is in dist/.
   splitting: true,
