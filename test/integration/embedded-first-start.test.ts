@@ -127,7 +127,7 @@ describe("the embedded database's first start", { timeout: 120_000 }, () => {
     }
   });
 
-  it('copies the template again when a copy was cut short (no PG_VERSION yet)', async () => {
+  it('copies the template again when a copy was cut short (no PG_VERSION yet); PGlite answers from its thread', async () => {
     const template = embeddedTemplateDir();
     if (!(await access(path.join(template, 'PG_VERSION')).then(() => true, () => false))) await makeEmbeddedTemplate(template);
     const dir = await newDir();
@@ -138,6 +138,12 @@ describe("the embedded database's first start", { timeout: 120_000 }, () => {
     const embedded = await startEmbeddedPostgres(dir);
     try {
       expect((await embedded.pglite.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      // Statements sent to PGlite itself cross to its thread: rows as a blob, errors with their fields.
+      await embedded.pglite.query('CREATE TABLE probe (n int)');
+      const copied = await embedded.pglite.query("COPY probe FROM '/dev/blob'", [], { blob: new Blob(['2\n3\n']) });
+      expect(copied.affectedRows).toBe(2);
+      expect((await embedded.pglite.query<{ n: number }>('SELECT sum(n)::int AS n FROM probe')).rows).toEqual([{ n: 5 }]);
+      await expect(embedded.pglite.query('SELECT * FROM missing')).rejects.toMatchObject({ code: '42P01' });
     } finally {
       await embedded.stop();
     }
