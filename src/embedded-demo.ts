@@ -11,15 +11,11 @@ export const DEMO_TENANT = 'demo';
 /** Enough rows to make the demo segments interesting, few enough for a fast first start. */
 export const DEMO_CUSTOMERS = 2_000;
 
-/**
- * The `demo` tenant, its demo tables and segments, when there is no such
- * tenant yet. Returns whether it made them.
- */
-export async function seedDemo(db: Db, options: SegmentServiceOptions): Promise<boolean> {
-  if (await getTenant(db, DEMO_TENANT)) return false;
+/** The `demo` tenant, its demo tables and segments, when there is no such tenant yet. */
+export async function seedDemo(db: Db, options: SegmentServiceOptions): Promise<void> {
+  if (await getTenant(db, DEMO_TENANT)) return;
   const tenant = await createTenant(db, DEMO_TENANT);
   await seedDemoTenant(db, tenant, DEMO_CUSTOMERS, options);
-  return true;
 }
 
 /**

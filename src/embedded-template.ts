@@ -10,7 +10,7 @@ import { makeDemoTemplate } from './embedded-demo.js';
 import { demoTemplateDir, embeddedTemplateDir, isDataDir, makeEmbeddedTemplate } from './sql/embedded.js';
 
 async function make(name: string, dir: string | null, fill: (dir: string) => Promise<void>): Promise<void> {
-  if (dir === null || (await isDataDir(dir))) return;
+  if (dir === null || isDataDir(dir)) return;
   const started = performance.now();
   try {
     await fill(dir);

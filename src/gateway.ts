@@ -11,7 +11,7 @@ import { scheduleIdempotencyPurge } from './domain/idempotency.js';
 import { openDatabase } from './database.js';
 import { migrate } from './sql/migrate.js';
 import { observeQueries, type Db } from './sql/db.js';
-import { demoTemplateDir, startEmbeddedDatabase, type EmbeddedPostgres } from './sql/embedded.js';
+import { startServerDatabase, type EmbeddedPostgres } from './sql/embedded.js';
 import { listApiKeysOfTenant } from './sql/keys.js';
 
 export interface Gateway {
@@ -29,8 +29,7 @@ export interface GatewayOptions {
   /**
    * The embedded database (no DATABASE_URL) when it is already starting
    * (src/main.ts starts it before loading the gateway's modules). By
-   * default the gateway starts it, a new one from the demo template of this
-   * build and day when there is one (`demoTemplateDir`).
+   * default the gateway starts it (`startServerDatabase`).
    */
   embedded?: Promise<EmbeddedPostgres>;
 }
@@ -43,9 +42,7 @@ export async function startGateway(config: Config, logger: Logger, options: Gate
   const loadingHttp = loadHttpModules();
   // Awaited below; this only keeps its failure from going unhandled when the database fails first.
   loadingHttp.catch(() => {});
-  const embeddedStart =
-    options.embedded ?? (config.databaseUrl === null ? startEmbeddedDatabase(config.dataDir, demoTemplateDir()) : undefined);
-  const opened = await openDatabase(config, embeddedStart);
+  const opened = await openDatabase(config, options.embedded ?? startServerDatabase(config));
   const { database, embedded, authSecret } = opened;
   if (embedded) logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL started');
   let rateLimiter: Services['rateLimiter'] = null;

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { demoTemplateDir, startEmbeddedDatabase } from './sql/embedded.js';
+import { startServerDatabase } from './sql/embedded.js';
 
 let config;
 try {
@@ -15,7 +15,7 @@ try {
 
 // The embedded database starts first, in its own thread (a new one copied
 // from the demo template), while the gateway's modules load here.
-const embedded = config.databaseUrl === null ? startEmbeddedDatabase(config.dataDir, demoTemplateDir()) : undefined;
+const embedded = startServerDatabase(config);
 // Awaited by the gateway; this only keeps its failure from going unhandled when loading fails first.
 embedded?.catch(() => {});
 const { startGateway } = await import('./gateway.js');

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { access, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -48,7 +48,7 @@ type FromWorker =
  * machine's load). The worker copies it.
  */
 export async function startEmbeddedPostgres(dataDir: string, template: string | null = null): Promise<EmbeddedPostgres> {
-  const copyFrom = hasDataDir(dataDir) ? null : await templateFor(template);
+  const copyFrom = isDataDir(dataDir) ? null : await templateFor(template);
   const worker = new Worker(new URL('./embedded.worker.mjs', import.meta.url), { workerData: { dataDir, copyFrom } });
   const pending = new Map<number, { resolve(value: { rows: unknown[]; affectedRows?: number }): void; reject(error: Error): void }>();
   let stopped: (() => void) | null = null;
@@ -117,6 +117,15 @@ export function startEmbeddedDatabase(dataDir: string, template: string | null):
 }
 
 /**
+ * The server's embedded database when no DATABASE_URL is set (undefined
+ * otherwise): a new one copied from the demo template of this build and day
+ * when there is one.
+ */
+export function startServerDatabase(config: { databaseUrl: string | null; dataDir: string }): Promise<EmbeddedPostgres> | undefined {
+  return config.databaseUrl === null ? startEmbeddedDatabase(config.dataDir, demoTemplateDir()) : undefined;
+}
+
+/**
  * The embedded database's templates, in `node_modules/.cache/segment-gateway/`,
  * one set per PGlite version: `pglite-<version>-<kind>`. The `initdb` one is
  * a PGlite data directory just after initdb, cleanly shut down. `npm install`
@@ -166,26 +175,22 @@ export function demoTemplateDir(now = new Date()): string | null {
  * else none (PGlite then runs initdb itself).
  */
 async function templateFor(preferred: string | null): Promise<string | null> {
-  if (preferred !== null && hasDataDir(preferred)) return preferred;
+  if (preferred !== null && isDataDir(preferred)) return preferred;
   const template = embeddedTemplateDir();
   try {
-    if (!hasDataDir(template)) await makeEmbeddedTemplate(template);
+    if (!isDataDir(template)) await makeEmbeddedTemplate(template);
     return template;
   } catch {
     return null;
   }
 }
 
-/** Whether `dir` holds a data directory (PGlite's own test: PG_VERSION is there). */
-export function isDataDir(dir: string): Promise<boolean> {
-  return access(path.join(dir, 'PG_VERSION')).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** `isDataDir` without a turn of the event loop: the embedded database's start does not wait behind module loading. */
-function hasDataDir(dir: string): boolean {
+/**
+ * Whether `dir` holds a data directory (PGlite's own test: PG_VERSION is
+ * there). Synchronous: the embedded database's start does not wait for a
+ * turn of the event loop behind module loading.
+ */
+export function isDataDir(dir: string): boolean {
   return existsSync(path.join(dir, 'PG_VERSION'));
 }
 
@@ -209,7 +214,7 @@ export async function makeEmbeddedTemplate(
     await fill(scratch);
     await rename(scratch, dir).catch(async () => {
       // Made by another process in the meantime: as good as ours.
-      if (await isDataDir(dir)) return;
+      if (isDataDir(dir)) return;
       // Something else in the way, not a whole template: replace it.
       await rm(dir, { recursive: true, force: true });
       await rename(scratch, dir);

@@ -45,10 +45,11 @@ async function copyDataDir(template) {
   await copyFile(path.join(template, 'PG_VERSION'), path.join(dataDir, 'PG_VERSION'));
 }
 
-/** What a PostgreSQL error carries (code, detail, position, …) besides its message. */
+/** What a PostgreSQL error carries (code, detail, position, …) besides its message: its fields of plain values. */
 function errorFields(error) {
   if (!(error instanceof Error)) return { message: String(error) };
-  return { ...error, message: error.message };
+  const fields = Object.entries(error).filter(([, value]) => ['string', 'number', 'boolean'].includes(typeof value));
+  return { ...Object.fromEntries(fields), message: error.message };
 }
 
 /** A port nothing listens on at the moment, on 127.0.0.1. */
