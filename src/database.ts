@@ -16,8 +16,8 @@ export interface OpenedDatabase {
 
 /**
  * The database the server and the CLI use: DATABASE_URL, or the embedded one
- * in DATA_DIR: `embedded` when it is already starting, else started here
- * (a new one from the initdb template).
+ * in DATA_DIR: `embeddedStart` when it is already starting, else started
+ * here (a new one from the initdb template).
  */
 export async function openDatabase(config: Config, embeddedStart?: Promise<EmbeddedPostgres>): Promise<OpenedDatabase> {
   if (config.databaseUrl !== null) {

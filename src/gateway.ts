@@ -37,8 +37,8 @@ export interface GatewayOptions {
 /** Starts the whole service: database, migrations, first-start demo, HTTP. */
 export async function startGateway(config: Config, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
   // Most of the modules (GraphQL schema, yoga, metrics, rate limits) load
-  // while the database opens: the first start of an embedded database waits
-  // on its file copy meanwhile (docs/performance.md, cold start).
+  // while the database opens: the embedded one copies its template and starts
+  // in its own thread meanwhile (docs/performance.md, first start).
   const loadingHttp = loadHttpModules();
   // Awaited below; this only keeps its failure from going unhandled when the database fails first.
   loadingHttp.catch(() => {});

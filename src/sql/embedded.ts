@@ -27,7 +27,6 @@ export interface EmbeddedPostgres {
 
 type FromWorker =
   | { type: 'ready'; port: number }
-  | { type: 'stopped' }
   | { type: 'result'; id: number; rows: unknown[]; affectedRows?: number; error?: undefined }
   | { type: 'result'; id: number; error: { message: string } & Record<string, unknown> };
 
@@ -51,19 +50,18 @@ export async function startEmbeddedPostgres(dataDir: string, template: string | 
   const copyFrom = isDataDir(dataDir) ? null : await templateFor(template);
   const worker = new Worker(new URL('./embedded.worker.mjs', import.meta.url), { workerData: { dataDir, copyFrom } });
   const pending = new Map<number, { resolve(value: { rows: unknown[]; affectedRows?: number }): void; reject(error: Error): void }>();
-  let stopped: (() => void) | null = null;
+  // Once the thread is stopping or has ended, statements fail at once.
   let failure: Error | null = null;
   const fail = (error: Error) => {
     failure ??= error;
     for (const call of pending.values()) call.reject(error);
     pending.clear();
-    stopped?.();
   };
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') resolve(message.port);
-      else if (message.type === 'stopped') stopped?.();
-      else if (message.type === 'result') {
+      else {
         const call = pending.get(message.id);
         pending.delete(message.id);
         if (message.error) call?.reject(Object.assign(new Error(message.error.message), message.error));
@@ -81,7 +79,6 @@ export async function startEmbeddedPostgres(dataDir: string, template: string | 
     });
   });
   let nextId = 0;
-  let stopping: Promise<void> | null = null;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     pglite: {
@@ -96,17 +93,13 @@ export async function startEmbeddedPostgres(dataDir: string, template: string | 
         return result as Promise<{ rows: T[]; affectedRows?: number }>;
       },
     },
+    // The thread closes the socket server and PGlite, then ends.
     stop() {
-      stopping ??= failure
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            stopped = () => {
-              failure ??= new Error('the embedded PostgreSQL is stopped');
-              resolve();
-            };
-            worker.postMessage({ type: 'stop' });
-          });
-      return stopping;
+      if (!failure) {
+        failure = new Error('the embedded PostgreSQL is stopped');
+        worker.postMessage({ type: 'stop' });
+      }
+      return exited;
     },
   };
 }

@@ -7,9 +7,9 @@
 //
 // workerData: { dataDir, copyFrom (a template, or null) }.
 // Messages in: { type: 'query', id, text, params, blob (an ArrayBuffer, or
-// null) } and { type: 'stop' }. Messages out: { type: 'ready', port },
-// { type: 'result', id, rows, affectedRows } or { type: 'result', id, error },
-// { type: 'stopped' }.
+// null) } and { type: 'stop' } (the thread ends once PGlite is closed).
+// Messages out: { type: 'ready', port }, { type: 'result', id, rows,
+// affectedRows } or { type: 'result', id, error }.
 import { constants } from 'node:fs';
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -89,7 +89,6 @@ parentPort.on('message', async (message) => {
   } else if (message.type === 'stop') {
     await server.stop();
     await db.close();
-    parentPort.postMessage({ type: 'stopped' });
     parentPort.close();
   }
 });
